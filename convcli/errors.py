@@ -1,0 +1,45 @@
+"""Exceptions raised by the convcli library.
+
+The library never prints; it raises one of these with a message a user can
+act on.  The CLI maps :class:`UsageError` subclasses to exit code 2 (bad
+input) and every other :class:`ConvCliError` to exit code 1 (failure while
+working).
+"""
+
+from __future__ import annotations
+
+
+class ConvCliError(Exception):
+    """Base class for every error convcli raises on purpose."""
+
+    exit_code: int = 1
+
+
+class UsageError(ConvCliError, ValueError):
+    """The caller asked for something invalid (exit code 2)."""
+
+    exit_code = 2
+
+
+class KernelError(UsageError):
+    """A kernel spec, file or preset is malformed or unknown."""
+
+
+class ShapeError(UsageError):
+    """Shapes do not fit together (channel mismatch, empty output...)."""
+
+
+class OptionError(UsageError):
+    """An option value is out of range (stride, padding, border...)."""
+
+
+class InputNotFoundError(UsageError):
+    """An input file does not exist."""
+
+
+class ImageError(ConvCliError):
+    """An image cannot be read, decoded or written (exit code 1)."""
+
+
+class ImageTooLargeError(ImageError):
+    """An image has more pixels than the configured limit."""
