@@ -1,0 +1,5 @@
+"""Run the CLI with ``python -m convcli``."""
+
+from convcli.cli import main
+
+main()

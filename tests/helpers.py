@@ -1,0 +1,125 @@
+"""Independent reference implementations for the tests.
+
+These are deliberately slow and obvious: explicit loops over every output
+pixel, every tap and every channel, with border handling written out as a
+walk that bounces off the edges.  They share no code with ``convcli``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+def source_index(i: int, n: int, border: str) -> int | None:
+    """Index into 0..n-1 for position i, or None for a constant-filled cell."""
+    if 0 <= i < n:
+        return i
+    if border == "constant":
+        return None
+    if border == "nearest":
+        return 0 if i < 0 else n - 1
+    if border == "wrap":
+        while i < 0:
+            i += n
+        while i >= n:
+            i -= n
+        return i
+    if border == "reflect":  # b a | a b c d | d c
+        while not 0 <= i < n:
+            i = -i - 1 if i < 0 else 2 * n - 1 - i
+        return i
+    if border == "mirror":  # c b | a b c d | c b
+        if n == 1:
+            return 0
+        while not 0 <= i < n:
+            i = -i if i < 0 else 2 * n - 2 - i
+        return i
+    raise ValueError(border)
+
+
+def naive_correlate(
+    x: np.ndarray,
+    w: np.ndarray,
+    pads: tuple[tuple[int, int], tuple[int, int]],
+    stride: tuple[int, int] = (1, 1),
+    dilation: tuple[int, int] = (1, 1),
+    border: str = "reflect",
+    cval: float = 0.0,
+) -> np.ndarray:
+    """out[i,j,o] = sum w[o,c,p,q] * x[i*S+p*D-top, j*S+q*D-left, c], in float64 loops.
+
+    x is (H, W, C); w is (kh, kw) depthwise, (C, kh, kw) or (O, C, kh, kw).
+    Returns (H', W', C').
+    """
+    x = np.asarray(x, dtype=np.float64)
+    h, wd, c = x.shape
+    w = np.asarray(w, dtype=np.float64)
+    depthwise = w.ndim == 2
+    if depthwise:
+        kh, kw = w.shape
+        o = c
+    else:
+        w4 = w.reshape((1, *w.shape)) if w.ndim == 3 else w
+        o, _, kh, kw = w4.shape
+    (top, bottom), (left, right) = pads
+    sh, sw = stride
+    dh, dw = dilation
+    oh = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + left + right - dw * (kw - 1) - 1) // sw + 1
+    if oh < 1 or ow < 1:
+        return np.zeros((max(oh, 0), max(ow, 0), o))
+    out = np.zeros((oh, ow, o))
+
+    def pixel(r: int, s: int, ch: int) -> float:
+        ri = source_index(r, h, border)
+        si = source_index(s, wd, border)
+        if ri is None or si is None:
+            return cval
+        return float(x[ri, si, ch])
+
+    for i in range(oh):
+        for j in range(ow):
+            for p in range(kh):
+                for q in range(kw):
+                    r = i * sh + p * dh - top
+                    s = j * sw + q * dw - left
+                    if depthwise:
+                        for ch in range(c):
+                            out[i, j, ch] += w[p, q] * pixel(r, s, ch)
+                    else:
+                        for oo in range(o):
+                            for ch in range(c):
+                                out[i, j, oo] += w4[oo, ch, p, q] * pixel(r, s, ch)
+    return out
+
+
+def same_pads(
+    kh: int, kw: int, dilation: tuple[int, int] = (1, 1)
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """'same' padding with the anchor at k // 2, written from the definition."""
+    dh, dw = dilation
+    return (
+        (dh * (kh // 2), dh * (kh - 1 - kh // 2)),
+        (dw * (kw // 2), dw * (kw - 1 - kw // 2)),
+    )
+
+
+def numerical_gradient(
+    f: Callable[[np.ndarray], float], a: np.ndarray, eps: float = 1e-6
+) -> np.ndarray:
+    """Central finite differences of scalar f with respect to every entry of a (float64)."""
+    a = np.array(a, dtype=np.float64)
+    g = np.zeros_like(a)
+    it = np.nditer(a, flags=["multi_index"])
+    for _ in it:
+        idx = it.multi_index
+        old = a[idx]
+        a[idx] = old + eps
+        fp = f(a)
+        a[idx] = old - eps
+        fm = f(a)
+        a[idx] = old
+        g[idx] = (fp - fm) / (2 * eps)
+    return g
