@@ -316,3 +316,119 @@ def layer_shape(
         receptive_field=rf,
         jump=(jump[0] * sh, jump[1] * sw),
     )
+
+
+def parse_size(text: str) -> Pair | None:
+    """Parse a bare kernel size ``K``, ``KxK`` or ``KHxKW``; None if ``text`` is not one.
+
+    Examples
+    --------
+    >>> parse_size("3"), parse_size("5x3"), parse_size("sobel-x")
+    ((3, 3), (5, 3), None)
+    """
+    parts = text.strip().lower().split("x")
+    if not 1 <= len(parts) <= 2 or not all(p.isdigit() for p in parts):
+        return None
+    values = [int(p) for p in parts]
+    if min(values) < 1:
+        msg = f"kernel size must be positive; got {text!r}"
+        raise OptionError(msg)
+    return (values[0], values[-1])
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One ``--layer k=3,s=2,p=1,d=1,c=64`` entry.
+
+    ``out_channels`` None keeps the input's channel count with a full
+    channel-mixing kernel; ``depthwise`` uses one 2-D kernel per channel.
+    """
+
+    kernel_hw: Pair
+    stride: Pair = (1, 1)
+    padding: PaddingSpec = "same"
+    dilation: Pair = (1, 1)
+    out_channels: int | None = None
+    depthwise: bool = False
+
+    def kernel_shape(self, in_channels: int) -> tuple[int, ...]:
+        """The layer's kernel for ``in_channels`` inputs: ``(kh, kw)`` or ``(O, C, kh, kw)``."""
+        if self.depthwise:
+            return self.kernel_hw
+        o = self.out_channels if self.out_channels is not None else in_channels
+        return (o, in_channels, *self.kernel_hw)
+
+
+def parse_layer(text: str, *, default_padding: PaddingSpec = "same") -> LayerSpec:
+    """Parse ``k=3,s=2,p=1,d=1,c=64`` (``KHxKW`` pairs allowed; ``dw=1`` for depthwise).
+
+    Examples
+    --------
+    >>> parse_layer("k=7,s=2,p=3,c=64")
+    LayerSpec(kernel_hw=(7, 7), stride=(2, 2), padding=3, dilation=(1, 1), out_channels=64, depthwise=False)
+    """
+    fields: dict[str, str] = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        key = key.strip().lower()
+        if not sep or not value.strip():
+            msg = f"`--layer` entries must look like k=3,s=2,p=1,d=1,c=64; got {text!r}"
+            raise OptionError(msg)
+        fields[key] = value.strip().lower()
+    unknown = sorted(set(fields) - {"k", "s", "p", "d", "c", "dw"})
+    if unknown:
+        msg = f"`--layer` has unknown key {unknown[0]!r} in {text!r}; use k, s, p, d, c, dw"
+        raise OptionError(msg)
+    if "k" not in fields:
+        msg = f"`--layer` needs a kernel size k=K or k=KHxKW; got {text!r}"
+        raise OptionError(msg)
+
+    def pair(key: str) -> Pair:
+        size = parse_size(fields[key])
+        if size is None:
+            msg = f"`--layer` {key}= must be a positive integer or AxB; got {fields[key]!r}"
+            raise OptionError(msg)
+        return size
+
+    padding: PaddingSpec = default_padding
+    if "p" in fields:
+        padding = parse_padding(fields["p"].replace("x", ","))
+    out_channels = None
+    if "c" in fields:
+        if not fields["c"].isdigit() or int(fields["c"]) < 1:
+            msg = f"`--layer` c= must be a positive integer; got {fields['c']!r}"
+            raise OptionError(msg)
+        out_channels = int(fields["c"])
+    return LayerSpec(
+        kernel_hw=pair("k"),
+        stride=pair("s") if "s" in fields else (1, 1),
+        padding=padding,
+        dilation=pair("d") if "d" in fields else (1, 1),
+        out_channels=out_channels,
+        depthwise=fields.get("dw", "0") in ("1", "true", "yes"),
+    )
+
+
+def formula_text(layer: LayerShape, axis: int) -> str:
+    """The output-size formula for one axis with the numbers put in.
+
+    Examples
+    --------
+    >>> lay = layer_shape((224, 224, 3), (64, 3, 7, 7), padding=3, stride=2)
+    >>> formula_text(lay, 0)
+    'O_H = floor((H + 2P - D(K-1) - 1)/S) + 1 = floor((224 + 2*3 - 1*(7-1) - 1)/2) + 1 = 112'
+    """
+    name, size = ("H", "O_H") if axis == 0 else ("W", "O_W")
+    n = layer.input_shape[axis]
+    k = layer.kernel_shape[2 + axis]
+    before, after = layer.padding[axis]
+    d = layer.dilation[axis]
+    s = layer.stride[axis]
+    o = layer.output_shape[axis]
+    if before == after:
+        general = f"floor(({name} + 2P - D(K-1) - 1)/S) + 1"
+        numbers = f"floor(({n} + 2*{before} - {d}*({k}-1) - 1)/{s}) + 1"
+    else:
+        general = f"floor(({name} + P_before + P_after - D(K-1) - 1)/S) + 1"
+        numbers = f"floor(({n} + {before} + {after} - {d}*({k}-1) - 1)/{s}) + 1"
+    return f"{size} = {general} = {numbers} = {o}"

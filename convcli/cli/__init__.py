@@ -1,0 +1,75 @@
+"""The ``convcli`` command line: a thin Typer layer over the library.
+
+Commands live in one module each; heavy libraries (NumPy, Pillow, Rich) are
+imported inside the commands so ``convcli --help`` starts fast.  Errors from
+the library (:class:`convcli.errors.ConvCliError`) become one ``Error:`` line
+on stderr and the SPEC's exit code (2 for invalid input, 1 for failures while
+working); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from typer import Abort
+from typer.main import get_command
+
+from convcli.cli import filter_cmd, grad_cmd, kernels_cmd, shape_cmd  # noqa: F401  (registers)
+from convcli.cli.app import app
+from convcli.errors import ConvCliError
+
+__all__ = ["app", "main"]
+
+
+def _error(message: str, code: int) -> int:
+    line = " ".join(str(message).split())
+    sys.stderr.write(f"Error: {line}\n")
+    sys.stderr.flush()
+    return code
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """Click-style parsing errors (typer re-exports click's classes under several names)."""
+    return hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)
+
+
+def _usage_error(exc: Exception) -> int:
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        sys.stderr.write(exc.format_message() + "\n")  # type: ignore[attr-defined]
+        return 2
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return _error(exc.format_message() + hint, exc.exit_code)  # type: ignore[attr-defined]
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI on ``argv`` and return the exit code (never raises, except with --debug)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    command = get_command(app)
+    try:
+        rv = command.main(args=args, prog_name="convcli", standalone_mode=False)
+    except (Abort, KeyboardInterrupt):
+        return _error("interrupted", 130)
+    except ConvCliError as exc:
+        if debug:
+            raise
+        return _error(str(exc), exc.exit_code)
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:
+        if _is_usage_error(exc):
+            return _usage_error(exc)
+        if debug:
+            raise
+        return _error(
+            f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", 1
+        )
+    return rv if isinstance(rv, int) else 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: run and exit with the code."""
+    sys.exit(run(argv))

@@ -1,0 +1,1 @@
+"""``convcli grad`` and ``convcli fit``: gradients of a loss with respect to a kernel."""

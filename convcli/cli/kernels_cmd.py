@@ -1,0 +1,164 @@
+"""``convcli kernels``: list presets, show one kernel as it will be applied."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from convcli.cli.app import kernels_app
+from convcli.cli.common import emit_json, out_console, shape_text
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from rich.table import Table
+
+    from convcli.kernels import Kernel
+
+LIST_EPILOG = """Examples:
+
+  convcli kernels list
+
+  convcli kernels list --category edge --json
+"""
+
+SHOW_EPILOG = """Examples:
+
+  convcli kernels show sobel-x
+
+  convcli kernels show "gaussian:sigma=1.5" --json
+
+  convcli kernels show box:3 --scale 2 --convolve
+"""
+
+
+def kernel_summary(k: Kernel) -> dict[str, Any]:
+    """The ``kernels list`` JSON entry of one kernel."""
+    return {
+        "name": k.name,
+        "category": k.category,
+        "shape": list(k.shape),
+        "sum": float(k.effective_weights.sum()),
+        "source": k.source,
+        "description": k.description,
+    }
+
+
+@kernels_app.callback(invoke_without_command=True)
+def kernels_root(ctx: typer.Context) -> None:
+    """List the preset kernels (the default) or show one."""
+    if ctx.invoked_subcommand is None:
+        list_command(category=None, json_output=False)
+
+
+@kernels_app.command("list", epilog=LIST_EPILOG)
+def list_command(
+    category: str | None = typer.Option(
+        None,
+        "--category",
+        "-c",
+        metavar="CAT",
+        help="Only this category: blur, edge, sharpen, emboss, color, other.",
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """List preset kernels: name, category, shape, sum, source, description."""
+    from convcli.errors import OptionError
+    from convcli.kernels import list_kernels
+
+    kernels = list_kernels()
+    if category is not None:
+        wanted = category.strip().lower()
+        known = sorted({k.category for k in kernels})
+        if wanted not in known:
+            msg = f"`--category` must be one of {', '.join(known)}; got {category!r}"
+            raise OptionError(msg)
+        kernels = [k for k in kernels if k.category == wanted]
+    entries = [kernel_summary(k) for k in kernels]
+    if json_output:
+        emit_json({"kernels": entries})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(entries)} kernels", title_justify="left")
+    for col in ("name", "category", "shape", "sum", "source", "description"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        table.add_row(
+            e["name"],
+            e["category"],
+            shape_text(e["shape"]),
+            f"{e['sum']:.4g}",
+            e["source"],
+            e["description"],
+        )
+    out_console().print(table)
+
+
+def weights_table(w: npt.NDArray[np.float64], title: str = "") -> Table:
+    """A Rich table of a 2-D weight matrix, positive green, negative red, zero dim."""
+    from rich.table import Table
+
+    table = Table(title=title or None, show_header=False, box=None, padding=(0, 1))
+    for _ in range(w.shape[1]):
+        table.add_column(justify="right")
+    for row in w:
+        cells = []
+        for v in row:
+            style = "green" if v > 0 else "red" if v < 0 else "dim"
+            cells.append(f"[{style}]{v:.6g}[/]")
+        table.add_row(*cells)
+    return table
+
+
+@kernels_app.command("show", epilog=SHOW_EPILOG)
+def show_command(
+    kernel: str = typer.Argument(..., help="Preset name, inline matrix or kernel file."),
+    scale: float = typer.Option(1.0, "--scale", metavar="S", help="Multiply the kernel by this."),
+    normalize: bool = typer.Option(False, "--normalize", help="Divide the kernel by its sum."),
+    convolve: bool = typer.Option(
+        False, "--convolve", help="Show it flipped, as --convolve applies it."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """Show a kernel exactly as it will be applied (after --scale/--normalize/--convolve)."""
+    from convcli.kernels import load_kernel
+
+    k = load_kernel(kernel).transformed(normalize=normalize, scale=scale, flip=convolve)
+    w = k.effective_weights
+    if json_output:
+        emit_json(
+            {
+                "name": k.name,
+                "shape": list(k.shape),
+                "weights": w.tolist(),
+                "scale": float(k.scale),
+                "offset": float(k.offset),
+                "anchor": list(k.effective_anchor),
+                "category": k.category,
+                "description": k.description,
+                "source": k.source,
+                "sum": float(w.sum()),
+            }
+        )
+        return
+    console = out_console()
+    console.print(
+        f"[bold]{k.name}[/]  {k.category}  shape {shape_text(k.shape)}  "
+        f"sum {w.sum():.6g}  anchor {k.effective_anchor}"
+    )
+    if k.description:
+        console.print(k.description, markup=False)
+    if getattr(k, "reference", ""):
+        console.print(f"source of weights: {k.reference}", markup=False)
+    if k.offset:
+        console.print(f"offset {k.offset:g} (added to every output value)")
+    if w.ndim == 2:
+        console.print(weights_table(w))
+    else:
+        w4 = w.reshape((1, *w.shape)) if w.ndim == 3 else w
+        for o in range(w4.shape[0]):
+            for c in range(w4.shape[1]):
+                label = f"in {c}" if w.ndim == 3 else f"out {o}, in {c}"
+                console.print(weights_table(w4[o, c], title=label))

@@ -1,0 +1,286 @@
+"""Image-level filtering: kernel pipelines, alpha handling and value mapping.
+
+This is what ``convcli filter`` does, as a library:
+
+1. :func:`prepare_kernels` applies ``--normalize``, ``--scale`` and
+   ``--convolve`` to each kernel of the chain.
+2. :func:`filter_array` runs the chain (``--repeat`` times) through
+   :func:`convcli.engine.correlate` in float, never rounding or clipping
+   between steps; alpha is kept, filtered or premultiplied.
+3. :func:`map_values` turns the float result into the output's integer type
+   (``--abs``, ``--rescale``, else round and clip).
+4. :func:`filter_image` ties it to files: load, filter, map, save atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.engine import correlate
+from convcli.errors import OptionError
+from convcli.shapes import PaddingSpec, kernel_dims
+
+if TYPE_CHECKING:
+    from convcli.kernels import Kernel
+
+AlphaMode = Literal["keep", "filter", "premultiply"]
+ALPHA_MODES = ("keep", "filter", "premultiply")
+FloatArray = npt.NDArray[np.floating]
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    """Geometry, precision and value options shared by every kernel of a chain.
+
+    ``cval`` and ``offset`` are in image units (0..255 for 8-bit images).
+    ``offset`` is added once, to the result of the whole chain; a preset's own
+    offset is added after its step.
+    """
+
+    padding: PaddingSpec = "same"
+    border: str = "reflect"
+    cval: float = 0.0
+    stride: int | tuple[int, int] = 1
+    dilation: int | tuple[int, int] = 1
+    convolve: bool = False
+    precision: Literal["float32", "float64"] = "float32"
+    normalize: bool = False
+    scale: float = 1.0
+    offset: float = 0.0
+    repeat: int = 1
+    alpha: AlphaMode = "keep"
+    abs: bool = False
+    rescale: bool = False
+    threads: int | None = None
+
+
+@dataclass
+class FilterReport:
+    """What happened to one image: shapes ``(H, W, C)``, time in seconds, notes."""
+
+    input: str
+    output: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare_kernels(kernels: Sequence[Kernel], options: FilterOptions) -> list[Kernel]:
+    """Apply ``normalize``, ``scale`` and ``convolve`` (flip) to each kernel."""
+    return [
+        k.transformed(normalize=options.normalize, scale=options.scale, flip=options.convolve)
+        for k in kernels
+    ]
+
+
+def _delta_like(kernel: Kernel) -> npt.NDArray[np.float64]:
+    """A 2-D kernel of the same size with a single 1 at the anchor (moves pixels, no blur)."""
+    kh, kw = kernel.weights.shape[-2:]
+    delta = np.zeros((kh, kw))
+    delta[kernel.effective_anchor] = 1.0
+    return delta
+
+
+def filter_array(
+    x: npt.NDArray[np.generic],
+    kernels: Sequence[Kernel],
+    *,
+    has_alpha: bool = False,
+    max_value: float = 255.0,
+    options: FilterOptions | None = None,
+) -> FloatArray:
+    """Run a kernel chain over an image array.
+
+    Parameters
+    ----------
+    x : ndarray, shape (H, W, C)
+        Pixels in image units; if ``has_alpha`` the last channel is alpha.
+    kernels : sequence of Kernel
+        The chain, already prepared (see :func:`prepare_kernels`).
+    has_alpha : bool
+        Whether the last channel is alpha.
+    max_value : float
+        Full-scale value (alpha is opaque at ``max_value``).
+    options : FilterOptions
+        Geometry and alpha options.
+
+    Returns
+    -------
+    ndarray, shape (H', W', C')
+        Float result (alpha last if the input had alpha), not rounded or clipped.
+    """
+    opts = options or FilterOptions()
+    if opts.alpha not in ALPHA_MODES:
+        msg = f"`alpha` must be one of {', '.join(ALPHA_MODES)}; got {opts.alpha!r}"
+        raise OptionError(msg)
+    if opts.repeat < 1:
+        msg = f"`repeat` must be a positive integer; got {opts.repeat}"
+        raise OptionError(msg)
+    dtype = np.float64 if opts.precision == "float64" else np.float32
+    geometry = {
+        "padding": opts.padding,
+        "border": opts.border,
+        "stride": opts.stride,
+        "dilation": opts.dilation,
+        "dtype": dtype,
+        "threads": opts.threads,
+    }
+    colour: FloatArray = x[..., :-1] if has_alpha else x  # type: ignore[assignment]
+    alpha: FloatArray | None = x[..., -1:] if has_alpha else None  # type: ignore[assignment]
+    premultiplied = False
+    if alpha is not None and opts.alpha == "premultiply":
+        alpha = alpha.astype(dtype)
+        colour = colour.astype(dtype) * (alpha / max_value)
+        premultiplied = True
+    for _ in range(opts.repeat):
+        for kernel in kernels:
+            w = kernel.effective_weights
+            depthwise = w.ndim == 2
+            anchor = kernel.effective_anchor
+            if alpha is not None and opts.alpha == "filter" and not depthwise:
+                if kernel_dims(w.shape, colour.shape[2] + 1)[1] == colour.shape[2] + 1:
+                    colour = np.concatenate([colour, alpha], axis=2)
+                    alpha = None
+            colour = correlate(colour, w, cval=opts.cval, anchor=anchor, **geometry)  # type: ignore[arg-type]
+            if kernel.offset:
+                colour += dtype(kernel.offset)
+            if alpha is not None:
+                if depthwise and opts.alpha in ("filter", "premultiply"):
+                    alpha_w = w
+                else:
+                    alpha_w = _delta_like(kernel)
+                alpha = correlate(alpha, alpha_w, cval=opts.cval, anchor=anchor, **geometry)  # type: ignore[arg-type]
+    if opts.offset:
+        colour = colour + dtype(opts.offset)
+    if alpha is None:
+        return colour
+    if premultiplied:
+        safe = np.where(alpha > 0, alpha, 1.0)
+        colour = np.where(alpha > 0, colour * (max_value / safe), 0.0).astype(dtype)
+    return np.concatenate([colour, alpha.astype(dtype)], axis=2)
+
+
+def map_values(
+    y: FloatArray,
+    *,
+    max_value: float = 255.0,
+    abs_values: bool = False,
+    rescale: bool = False,
+    has_alpha: bool = False,
+    to_integer: bool = True,
+) -> npt.NDArray[np.generic]:
+    """Map a float result to what gets saved.
+
+    Parameters
+    ----------
+    y : ndarray, shape (H, W, C)
+        Float result in image units.
+    max_value : float
+        Full scale: 255 (uint8 output) or 65535 (uint16 output).
+    abs_values : bool
+        Take absolute values of the colour channels first (edge maps).
+    rescale : bool
+        Stretch the colour channels' joint min..max to ``0..max_value`` (one
+        range for all colour channels, so hues keep their ratios).
+    has_alpha : bool
+        The last channel is alpha: never made absolute or rescaled.
+    to_integer : bool
+        Round and clip to ``0..max_value`` and return uint8/uint16; if False
+        (``.npy`` output) return floats as they are after abs/rescale.
+
+    Returns
+    -------
+    ndarray, shape (H, W, C)
+        uint8 if ``max_value <= 255`` else uint16 (or float when not ``to_integer``).
+    """
+    out = y.copy() if (abs_values or rescale) else y
+    colour = out[..., :-1] if has_alpha else out
+    if abs_values:
+        np.abs(colour, out=colour)
+    if rescale:
+        lo, hi = float(colour.min()), float(colour.max())
+        if hi > lo:
+            colour -= lo
+            colour *= max_value / (hi - lo)
+        else:
+            colour[...] = 0
+    if not to_integer:
+        return out
+    int_type = np.uint8 if max_value <= 255 else np.uint16
+    return np.clip(np.rint(out), 0, max_value).astype(int_type)
+
+
+def output_path_for(
+    input_path: str | Path, outdir: str | Path, *, suffix: str = "", fmt: str | None = None
+) -> Path:
+    """``OUTDIR/<input stem><suffix>.<fmt or the input's extension>``."""
+    src = Path(input_path)
+    ext = ("." + fmt.lower().lstrip(".")) if fmt else src.suffix
+    return Path(outdir) / f"{src.stem}{suffix}{ext}"
+
+
+def filter_image(
+    input_path: str | Path,
+    output_path: str | Path,
+    kernels: Sequence[Kernel],
+    *,
+    options: FilterOptions | None = None,
+    quality: int | None = None,
+    max_pixels: int | None = None,
+) -> FilterReport:
+    """Load an image, run the kernel chain, map values and save atomically.
+
+    Parameters
+    ----------
+    input_path, output_path : path
+        Files; the output format comes from the output's extension (``.npy``
+        keeps raw float values).  The output may be the input path.
+    kernels : sequence of Kernel
+        The chain as loaded; ``options`` normalize/scale/flip are applied here.
+    options : FilterOptions
+        See :class:`FilterOptions`.
+    quality : int, optional
+        JPEG/WebP quality.
+    max_pixels : int, optional
+        Refuse larger images before decoding (default: Pillow's limit).
+
+    Returns
+    -------
+    FilterReport
+    """
+    from convcli.images import load_image, output_format, save_image
+
+    opts = options or FilterOptions()
+    start = time.perf_counter()
+    out_path = Path(output_path)
+    fmt = output_format(out_path)
+    img = load_image(input_path, max_pixels=max_pixels)
+    chain = prepare_kernels(kernels, opts)
+    y = filter_array(
+        img.pixels, chain, has_alpha=img.has_alpha, max_value=img.max_value, options=opts
+    )
+    mapped = map_values(
+        y,
+        max_value=img.max_value,
+        abs_values=opts.abs,
+        rescale=opts.rescale,
+        has_alpha=img.has_alpha,
+        to_integer=fmt != "NPY",
+    )
+    notes = save_image(out_path, mapped, max_value=img.max_value, quality=quality, info=img.info)
+    return FilterReport(
+        input=str(input_path),
+        output=str(out_path),
+        input_shape=tuple(int(v) for v in img.pixels.shape),
+        output_shape=tuple(int(v) for v in y.shape),
+        seconds=time.perf_counter() - start,
+        notes=list(notes),
+    )
