@@ -30,6 +30,8 @@ app = typer.Typer(
 
 kernels_app = typer.Typer(
     help="List the preset kernels or show one as it will be applied.",
+    epilog="Examples:\n\n  convcli kernels\n\n  convcli kernels list --category blur --json"
+    "\n\n  convcli kernels show gaussian:sigma=2",
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )

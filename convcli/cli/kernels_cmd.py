@@ -82,8 +82,9 @@ def list_command(
     from rich.table import Table
 
     table = Table(title=f"{len(entries)} kernels", title_justify="left")
-    for col in ("name", "category", "shape", "sum", "source", "description"):
-        table.add_column(col, overflow="fold")
+    for col in ("name", "category", "shape", "sum", "source"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("description", overflow="fold", ratio=1)
     for e in entries:
         table.add_row(
             e["name"],

@@ -1,0 +1,62 @@
+"""Regenerate the README gallery with convcli itself.
+
+Run from the repository root after ``pip install .``::
+
+    python samples/make_gallery.py
+
+Each result is produced by the ``convcli filter`` command line (the installed
+entry point if there is one, else ``python -m convcli``), then the before and
+after images are pasted side by side into ``samples/gallery/<name>.png``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+SOURCE = HERE / "card.png"
+GALLERY = HERE / "gallery"
+
+# (output name, convcli filter arguments after the input)
+EXAMPLES = [
+    ("blur", ["-k", "gaussian:sigma=2"]),
+    ("edge", ["-k", "sobel-x", "--abs"]),
+    ("sharpen", ["-k", "sharpen"]),
+    ("emboss", ["-k", "emboss"]),
+]
+
+
+def convcli_command() -> list[str]:
+    exe = shutil.which("convcli")
+    return [exe] if exe else [sys.executable, "-m", "convcli"]
+
+
+def side_by_side(before: Path, after: Path, dest: Path) -> None:
+    a = Image.open(before).convert("RGB")
+    b = Image.open(after).convert("RGB")
+    gap = 8
+    canvas = Image.new("RGB", (a.width + b.width + gap, max(a.height, b.height)), "white")
+    canvas.paste(a, (0, 0))
+    canvas.paste(b, (a.width + gap, 0))
+    canvas.save(dest, optimize=True)
+
+
+def main() -> None:
+    GALLERY.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, args in EXAMPLES:
+            out = Path(tmp) / f"{name}.png"
+            cmd = [*convcli_command(), "filter", str(SOURCE), *args, "-o", str(out), "-q"]
+            subprocess.run(cmd, check=True)
+            side_by_side(SOURCE, out, GALLERY / f"{name}.png")
+            print("wrote", GALLERY / f"{name}.png", "from: convcli filter card.png", *args)
+
+
+if __name__ == "__main__":
+    main()
