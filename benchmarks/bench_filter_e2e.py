@@ -66,8 +66,14 @@ def main() -> None:
     weights = convcli.load_kernel(args.kernel).effective_weights.astype(np.float32)
     exe = shutil.which("convcli")
     cli = [exe] if exe else [sys.executable, "-m", "convcli"]
-    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"numpy {np.__version__}, scipy {__import__('scipy').__version__}, Pillow {Image.__version__}")
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
+    print(
+        f"numpy {np.__version__}, scipy {__import__('scipy').__version__}, "
+        f"Pillow {Image.__version__}"
+    )
     print(f"kernel {args.kernel} {weights.shape}; median of {args.runs} runs")
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "big.png"
@@ -76,8 +82,9 @@ def main() -> None:
         out_scipy = Path(tmp) / "out_scipy.png"
 
         def run_cli() -> None:
-            subprocess.run([*cli, "filter", str(src), "-k", args.kernel, "-o", str(out), "-q"],
-                           check=True)
+            subprocess.run(
+                [*cli, "filter", str(src), "-k", args.kernel, "-o", str(out), "-q"], check=True
+            )
 
         def run_scipy() -> None:
             x = np.asarray(Image.open(src), dtype=np.float32)

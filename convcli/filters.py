@@ -138,7 +138,7 @@ def filter_array(
     premultiplied = False
     if alpha is not None and opts.alpha == "premultiply":
         alpha = alpha.astype(dtype)
-        colour = colour.astype(dtype) * (alpha / max_value)
+        colour = np.multiply(colour, alpha / dtype(max_value), dtype=dtype)
         premultiplied = True
     for _ in range(opts.repeat):
         for kernel in kernels:

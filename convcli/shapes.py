@@ -364,8 +364,9 @@ def parse_layer(text: str, *, default_padding: PaddingSpec = "same") -> LayerSpe
 
     Examples
     --------
-    >>> parse_layer("k=7,s=2,p=3,c=64")
-    LayerSpec(kernel_hw=(7, 7), stride=(2, 2), padding=3, dilation=(1, 1), out_channels=64, depthwise=False)
+    >>> spec = parse_layer("k=7,s=2,p=3,c=64")
+    >>> spec.kernel_hw, spec.stride, spec.padding, spec.out_channels
+    ((7, 7), (2, 2), 3, 64)
     """
     fields: dict[str, str] = {}
     for item in text.split(","):

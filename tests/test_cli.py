@@ -109,8 +109,12 @@ def test_filter_options(capsys, tmp_path, rgb_png, args, check):
     src, pixels = rgb_png
     if args[:2] == ["--border", "constant"]:
         want = np.stack(
-            [ndi.correlate(pixels[..., c].astype(float), SOBEL_X, mode="constant", cval=10)
-             for c in range(3)], -1)
+            [
+                ndi.correlate(pixels[..., c].astype(float), SOBEL_X, mode="constant", cval=10)
+                for c in range(3)
+            ],
+            -1,
+        )
     else:
         want = check(pixels)
     code, _, err = cli(capsys, "filter", src, "-k", "sobel-x", "-o", tmp_path / "o.npy", *args)
@@ -121,12 +125,26 @@ def test_filter_options(capsys, tmp_path, rgb_png, args, check):
 def test_filter_chain_and_abs_rescale(capsys, tmp_path, gray_png):
     src, pixels = gray_png
     code, _, err = cli(
-        capsys, "filter", src, "-k", "box", "-k", "sobel-x", "--abs", "--rescale",
-        "-o", tmp_path / "o.png",
+        capsys,
+        "filter",
+        src,
+        "-k",
+        "box",
+        "-k",
+        "sobel-x",
+        "--abs",
+        "--rescale",
+        "-o",
+        tmp_path / "o.png",
     )
     assert code == 0, err
-    y = np.abs(ndi.correlate(ndi.correlate(pixels.astype(float), np.ones((3, 3)) / 9,
-                                           mode="reflect"), SOBEL_X, mode="reflect"))
+    y = np.abs(
+        ndi.correlate(
+            ndi.correlate(pixels.astype(float), np.ones((3, 3)) / 9, mode="reflect"),
+            SOBEL_X,
+            mode="reflect",
+        )
+    )
     want = np.rint((y - y.min()) * 255 / (y.max() - y.min()))
     got = np.asarray(Image.open(tmp_path / "o.png")).astype(float)
     assert got.ndim == 2
@@ -136,8 +154,19 @@ def test_filter_chain_and_abs_rescale(capsys, tmp_path, gray_png):
 def test_filter_batch_outdir_suffix_format(capsys, tmp_path, rgb_png, gray_png):
     out_dir = tmp_path / "out"
     code, out, err = cli(
-        capsys, "filter", rgb_png[0], gray_png[0], "-k", "box", "-d", out_dir,
-        "--suffix", "-b", "--format", "npy", "--json",
+        capsys,
+        "filter",
+        rgb_png[0],
+        gray_png[0],
+        "-k",
+        "box",
+        "-d",
+        out_dir,
+        "--suffix",
+        "-b",
+        "--format",
+        "npy",
+        "--json",
     )
     assert code == 0, err
     assert sorted(p.name for p in out_dir.iterdir()) == ["gray-b.npy", "in-b.npy"]
@@ -205,8 +234,20 @@ def test_rgba_keeps_alpha(capsys, tmp_path, rng):
             ["empty"],
         ),
     ],
-    ids=["unknown-kernel", "stride", "border", "padding", "alpha", "precision", "ragged",
-         "unknown-flag", "no-output", "both-outputs", "bad-extension", "empty-output"],
+    ids=[
+        "unknown-kernel",
+        "stride",
+        "border",
+        "padding",
+        "alpha",
+        "precision",
+        "ragged",
+        "unknown-flag",
+        "no-output",
+        "both-outputs",
+        "bad-extension",
+        "empty-output",
+    ],
 )
 def test_filter_usage_errors_exit_2(capsys, rgb_png, tmp_path, extra, tokens):
     os.chdir(tmp_path)
@@ -216,7 +257,9 @@ def test_filter_usage_errors_exit_2(capsys, rgb_png, tmp_path, extra, tokens):
 
 
 def test_missing_input_exit_2(capsys, tmp_path):
-    code, _, err = cli(capsys, "filter", tmp_path / "nope.png", "-k", "box", "-o", tmp_path / "o.png")
+    code, _, err = cli(
+        capsys, "filter", tmp_path / "nope.png", "-k", "box", "-o", tmp_path / "o.png"
+    )
     assert_clean_error(code, err, 2, "nope.png")
 
 
@@ -226,7 +269,9 @@ def test_channel_mismatch_exit_2(capsys, tmp_path, gray_png):
 
 
 def test_o_with_two_inputs_exit_2(capsys, tmp_path, rgb_png, gray_png):
-    code, _, err = cli(capsys, "filter", rgb_png[0], gray_png[0], "-k", "box", "-o", tmp_path / "o.png")
+    code, _, err = cli(
+        capsys, "filter", rgb_png[0], gray_png[0], "-k", "box", "-o", tmp_path / "o.png"
+    )
     assert_clean_error(code, err, 2, "-o")
 
 
@@ -299,7 +344,13 @@ def test_kernels_show_table_and_unknown(capsys):
 
 def test_shape_json_size_and_layers(capsys):
     code, out, _ = cli(
-        capsys, "shape", "224x224x3", "--layer", "k=7,s=2,p=3,c=64", "--layer", "k=3,s=2,p=1",
+        capsys,
+        "shape",
+        "224x224x3",
+        "--layer",
+        "k=7,s=2,p=3,c=64",
+        "--layer",
+        "k=3,s=2,p=1",
         "--json",
     )
     assert code == 0
@@ -316,7 +367,9 @@ def test_shape_json_size_and_layers(capsys):
 
 
 def test_shape_from_image_header_and_formula(capsys, rgb_png):
-    code, out, _ = cli(capsys, "shape", rgb_png[0], "-k", "5", "--stride", "2", "--padding", "valid")
+    code, out, _ = cli(
+        capsys, "shape", rgb_png[0], "-k", "5", "--stride", "2", "--padding", "valid"
+    )
     assert code == 0
     # floor((24 - 4 - 1)/2) + 1 = 10 ; floor((32 - 4 - 1)/2) + 1 = 14
     assert "= 10" in out and "= 14" in out
@@ -384,15 +437,27 @@ def _entry_point():
     return [exe] if exe else [sys.executable, "-m", "convcli"]
 
 
-@pytest.mark.parametrize("argv", [None, [sys.executable, "-m", "convcli"]], ids=["script", "module"])
+@pytest.mark.parametrize(
+    "argv", [None, [sys.executable, "-m", "convcli"]], ids=["script", "module"]
+)
 def test_entry_points_run_in_subprocess(tmp_path, rgb_png, argv):
     cmd = argv or _entry_point()
-    ok = subprocess.run([*cmd, "filter", str(rgb_png[0]), "-k", "box", "-o", str(tmp_path / "s.png"),
-                         "--json"], capture_output=True, text=True, cwd=tmp_path, env=_subprocess_env())
+    ok = subprocess.run(
+        [*cmd, "filter", str(rgb_png[0]), "-k", "box", "-o", str(tmp_path / "s.png"), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_subprocess_env(),
+    )
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["results"][0]["ok"]
-    bad = subprocess.run([*cmd, "filter", "missing.png", "-k", "box", "-o", "x.png"],
-                         capture_output=True, text=True, cwd=tmp_path, env=_subprocess_env())
+    bad = subprocess.run(
+        [*cmd, "filter", "missing.png", "-k", "box", "-o", "x.png"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_subprocess_env(),
+    )
     assert bad.returncode == 2
     assert bad.stderr.startswith("Error: ")
     assert "Traceback" not in bad.stderr

@@ -75,7 +75,9 @@ def _kernel_label(kernels: list[Kernel]) -> str:
 
 @app.command("filter", epilog=EPILOG)
 def filter_command(
-    inputs: list[str] = typer.Argument(..., metavar="INPUT", help="Image files or globs (one or more)."),
+    inputs: list[str] = typer.Argument(
+        ..., metavar="INPUT", help="Image files or globs (one or more)."
+    ),
     kernel: list[str] = typer.Option(
         ...,
         "-k",

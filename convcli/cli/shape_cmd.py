@@ -63,7 +63,9 @@ def layer_json(lay: LayerShape) -> dict[str, Any]:
 
 @app.command("shape", epilog=EPILOG)
 def shape_command(
-    target: str = typer.Argument(..., metavar="TARGET", help="Image file (size read from its header), HxW or HxWxC."),
+    target: str = typer.Argument(
+        ..., metavar="TARGET", help="Image file (size read from its header), HxW or HxWxC."
+    ),
     kernel: list[str] = typer.Option(
         [],
         "-k",
