@@ -123,3 +123,104 @@ def numerical_gradient(
         a[idx] = old
         g[idx] = (fp - fm) / (2 * eps)
     return g
+
+
+def _kernel_as_4d(w: np.ndarray, channels: int) -> tuple[np.ndarray, bool]:
+    """(O, C, kh, kw) view of a kernel, and whether it was a 2-D depthwise one."""
+    w = np.asarray(w, dtype=np.float64)
+    if w.ndim == 2:
+        return w, True
+    if w.ndim == 3:
+        return w.reshape((1, *w.shape)), False
+    return w, False
+
+
+def naive_kernel_grad(
+    x: np.ndarray,
+    w: np.ndarray,
+    g: np.ndarray,
+    pads: tuple[tuple[int, int], tuple[int, int]],
+    stride: tuple[int, int] = (1, 1),
+    dilation: tuple[int, int] = (1, 1),
+    border: str = "reflect",
+    cval: float = 0.0,
+) -> np.ndarray:
+    """dL/dw[o,c,p,q] = sum_ij g[i,j,o] * x[i*S+p*D-top, j*S+q*D-left, c], by loops.
+
+    x is (H, W, C), g is (H', W', O) (O = C for a 2-D depthwise kernel).
+    Returns an array of w's shape; a 2-D kernel gets the sum over channels.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    g = np.asarray(g, dtype=np.float64)
+    h, wd, c = x.shape
+    w4, depthwise = _kernel_as_4d(w, c)
+    kh, kw = w4.shape[-2:]
+    (top, _bottom), (left, _right) = pads
+    sh, sw = stride
+    dh, dw = dilation
+    oh, ow, o = g.shape
+    out = np.zeros(w4.shape)
+
+    def pixel(r: int, s: int, ch: int) -> float:
+        ri = source_index(r, h, border)
+        si = source_index(s, wd, border)
+        if ri is None or si is None:
+            return cval
+        return float(x[ri, si, ch])
+
+    for i in range(oh):
+        for j in range(ow):
+            for p in range(kh):
+                for q in range(kw):
+                    r = i * sh + p * dh - top
+                    s = j * sw + q * dw - left
+                    if depthwise:
+                        for ch in range(c):
+                            out[p, q] += g[i, j, ch] * pixel(r, s, ch)
+                    else:
+                        for oo in range(o):
+                            for ch in range(c):
+                                out[oo, ch, p, q] += g[i, j, oo] * pixel(r, s, ch)
+    return out.reshape(np.shape(w))
+
+
+def naive_input_grad(
+    x: np.ndarray,
+    w: np.ndarray,
+    g: np.ndarray,
+    pads: tuple[tuple[int, int], tuple[int, int]],
+    stride: tuple[int, int] = (1, 1),
+    dilation: tuple[int, int] = (1, 1),
+    border: str = "reflect",
+) -> np.ndarray:
+    """dL/dx by loops: each output's gradient times each weight goes to the pixel it read.
+
+    A tap that read a padded cell sends its share to source_index(...) of that
+    cell, or nowhere for a constant-filled cell.  Returns (H, W, C).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    g = np.asarray(g, dtype=np.float64)
+    h, wd, c = x.shape
+    w4, depthwise = _kernel_as_4d(w, c)
+    kh, kw = w4.shape[-2:]
+    (top, _bottom), (left, _right) = pads
+    sh, sw = stride
+    dh, dw = dilation
+    oh, ow, o = g.shape
+    out = np.zeros((h, wd, c))
+    for i in range(oh):
+        for j in range(ow):
+            for p in range(kh):
+                for q in range(kw):
+                    ri = source_index(i * sh + p * dh - top, h, border)
+                    si = source_index(j * sw + q * dw - left, wd, border)
+                    if ri is None or si is None:
+                        continue
+                    if depthwise:
+                        for ch in range(c):
+                            out[ri, si, ch] += g[i, j, ch] * w4[p, q]
+                    else:
+                        for oo in range(o):
+                            for ch in range(c):
+                                out[ri, si, ch] += g[i, j, oo] * w4[oo, ch, p, q]
+    return out
