@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING, Any
 from convcli.errors import OptionError
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     from rich.console import Console
+    from rich.table import Table
 
 
 @cache
@@ -60,3 +63,32 @@ def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:
 def shape_text(shape: tuple[int, ...] | list[int]) -> str:
     """``(384, 512, 3)`` -> ``384x512x3``."""
     return "x".join(str(v) for v in shape)
+
+
+def weights_table(w: npt.NDArray[np.float64], title: str = "") -> Table:
+    """Build a Rich table of a 2-D matrix: positive green, negative red, zero dim."""
+    from rich.table import Table
+
+    table = Table(title=title or None, show_header=False, box=None, padding=(0, 1))
+    for _ in range(w.shape[1]):
+        table.add_column(justify="right")
+    digits = 6 if w.shape[1] <= 7 else 3
+    for row in w:
+        cells = []
+        for v in row:
+            style = "green" if v > 0 else "red" if v < 0 else "dim"
+            cells.append(f"[{style}]{v:.{digits}g}[/]")
+        table.add_row(*cells)
+    return table
+
+
+def print_weights(console: Console, w: npt.NDArray[np.float64]) -> None:
+    """Print a 2-D, 3-D or 4-D kernel (or kernel gradient) as one table per 2-D slice."""
+    if w.ndim == 2:
+        console.print(weights_table(w))
+        return
+    w4 = w.reshape((1, *w.shape)) if w.ndim == 3 else w
+    for o in range(w4.shape[0]):
+        for c in range(w4.shape[1]):
+            label = f"in {c}" if w.ndim == 3 else f"out {o}, in {c}"
+            console.print(weights_table(w4[o, c], title=label))

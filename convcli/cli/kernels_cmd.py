@@ -7,13 +7,9 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from convcli.cli.app import kernels_app
-from convcli.cli.common import emit_json, out_console, shape_text
+from convcli.cli.common import emit_json, out_console, print_weights, shape_text
 
 if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-    from rich.table import Table
-
     from convcli.kernels import Kernel
 
 LIST_EPILOG = """Examples:
@@ -97,22 +93,6 @@ def list_command(
     out_console().print(table)
 
 
-def weights_table(w: npt.NDArray[np.float64], title: str = "") -> Table:
-    """A Rich table of a 2-D weight matrix, positive green, negative red, zero dim."""
-    from rich.table import Table
-
-    table = Table(title=title or None, show_header=False, box=None, padding=(0, 1))
-    for _ in range(w.shape[1]):
-        table.add_column(justify="right")
-    for row in w:
-        cells = []
-        for v in row:
-            style = "green" if v > 0 else "red" if v < 0 else "dim"
-            cells.append(f"[{style}]{v:.6g}[/]")
-        table.add_row(*cells)
-    return table
-
-
 @kernels_app.command("show", epilog=SHOW_EPILOG)
 def show_command(
     kernel: str = typer.Argument(..., help="Preset name, inline matrix or kernel file."),
@@ -155,11 +135,4 @@ def show_command(
         console.print(f"source of weights: {k.reference}", markup=False)
     if k.offset:
         console.print(f"offset {k.offset:g} (added to every output value)")
-    if w.ndim == 2:
-        console.print(weights_table(w))
-    else:
-        w4 = w.reshape((1, *w.shape)) if w.ndim == 3 else w
-        for o in range(w4.shape[0]):
-            for c in range(w4.shape[1]):
-                label = f"in {c}" if w.ndim == 3 else f"out {o}, in {c}"
-                console.print(weights_table(w4[o, c], title=label))
+    print_weights(console, w)
