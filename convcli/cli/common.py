@@ -69,10 +69,10 @@ def weights_table(w: npt.NDArray[np.float64], title: str = "") -> Table:
     """Build a Rich table of a 2-D matrix: positive green, negative red, zero dim."""
     from rich.table import Table
 
+    digits = 6 if w.shape[1] <= 7 else 3
     table = Table(title=title or None, show_header=False, box=None, padding=(0, 1))
     for _ in range(w.shape[1]):
-        table.add_column(justify="right")
-    digits = 6 if w.shape[1] <= 7 else 3
+        table.add_column(justify="right", no_wrap=True, min_width=digits + 6)
     for row in w:
         cells = []
         for v in row:
@@ -84,6 +84,12 @@ def weights_table(w: npt.NDArray[np.float64], title: str = "") -> Table:
 
 def print_weights(console: Console, w: npt.NDArray[np.float64]) -> None:
     """Print a 2-D, 3-D or 4-D kernel (or kernel gradient) as one table per 2-D slice."""
+    # wide kernels: let the table be as wide as it needs rather than dropping columns
+    needed = 14 * w.shape[-1] + 4
+    if needed > console.width:
+        from rich.console import Console
+
+        console = Console(file=console.file, width=needed, highlight=False)
     if w.ndim == 2:
         console.print(weights_table(w))
         return
