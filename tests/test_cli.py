@@ -461,3 +461,15 @@ def test_entry_points_run_in_subprocess(tmp_path, rgb_png, argv):
     assert bad.returncode == 2
     assert bad.stderr.startswith("Error: ")
     assert "Traceback" not in bad.stderr
+
+
+def test_kernels_show_reports_scale_applied_to_written_weights(capsys):
+    code, out, _ = cli(capsys, "kernels", "show", "box", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["scale"] == pytest.approx(1 / 9)
+    np.testing.assert_allclose(doc["weights"], np.full((3, 3), 1 / 9))
+    code, out, _ = cli(capsys, "kernels", "show", "1,3", "--json", "--normalize", "--scale", "2")
+    doc = json.loads(out)
+    assert doc["scale"] == pytest.approx(0.5)
+    np.testing.assert_allclose(doc["weights"], [[0.5, 1.5]])

@@ -106,15 +106,21 @@ def show_command(
     """Show a kernel exactly as it will be applied (after --scale/--normalize/--convolve)."""
     from convcli.kernels import load_kernel
 
-    k = load_kernel(kernel).transformed(normalize=normalize, scale=scale, flip=convolve)
+    raw = load_kernel(kernel)
+    k = raw.transformed(normalize=normalize, scale=scale, flip=convolve)
     w = k.effective_weights
+    # factor applied to the weights as written: the preset's scale, --scale, and /sum for
+    # --normalize (a 4-D kernel is normalized per output channel, which no single factor says)
+    applied_scale = raw.scale * scale
+    if normalize and raw.weights.ndim < 4:
+        applied_scale /= float(raw.effective_weights.sum())
     if json_output:
         emit_json(
             {
                 "name": k.name,
                 "shape": list(k.shape),
                 "weights": w.tolist(),
-                "scale": float(k.scale),
+                "scale": float(applied_scale),
                 "offset": float(k.offset),
                 "anchor": list(k.effective_anchor),
                 "category": k.category,
