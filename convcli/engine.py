@@ -19,26 +19,38 @@ a stride throws away are never computed.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from convcli.borders import canonical_border, pad
 from convcli.errors import OptionError, ShapeError
+from convcli.plan import STRIP_BYTES, Plan, plan_correlation, strip_rows
 from convcli.shapes import PaddingSpec, Pair, as_pair, kernel_dims, output_size, padding_amounts
 
 FloatArray = npt.NDArray[np.floating]
+_J = TypeVar("_J")
 
-#: Target size of one strip's accumulator, in bytes.  Measured on this 2-core
-#: machine (2160x3840x3 float32, 2 threads, median ms for 3x3 / 5x5 / 15x15):
-#: 192 KB 224/464/3561, 512 KB 126/232/1295, 1 MB 123/202/1470, 2 MB 107/177/1194.
-#: Small strips lose to per-task thread overhead; 1 MB is near the flat bottom.
-STRIP_BYTES = 1024 * 1024
-
+__all__ = [
+    "STRIP_BYTES",
+    "Geometry",
+    "Plan",
+    "check_image",
+    "check_kernel",
+    "convolve",
+    "correlate",
+    "correlate_padded",
+    "default_threads",
+    "flip_kernel",
+    "make_geometry",
+    "make_plan",
+    "result_dtype",
+    "strip_rows",
+]
 
 @dataclass(frozen=True)
 class Geometry:
@@ -145,36 +157,23 @@ def default_threads() -> int:
     return os.cpu_count() or 1
 
 
-def strip_rows(out_w: int, channels: int, itemsize: int, out_h: int) -> int:
-    """Output rows per strip so the accumulator is about :data:`STRIP_BYTES`."""
-    per_row = max(1, out_w * channels * itemsize)
-    return int(min(out_h, max(1, STRIP_BYTES // per_row)))
+def _run_jobs(fn: Callable[[_J], None], jobs: list[_J], threads: int) -> None:
+    """Run ``fn`` on every job, on a thread pool when ``threads > 1``."""
+    n = min(threads, len(jobs))
+    if n <= 1:
+        for j in jobs:
+            fn(j)
+    else:
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            list(pool.map(fn, jobs))
 
 
-def correlate_padded(
-    xp: FloatArray,
-    w: npt.NDArray[np.float64],
-    geom: Geometry,
-    *,
-    threads: int | None = None,
-) -> FloatArray:
-    """Cross-correlate an already padded ``(Hp, Wp, C)`` image.
+def _strips(oh: int, rows: int) -> list[tuple[int, int]]:
+    return [(r, min(r + rows, oh)) for r in range(0, oh, rows)]
 
-    Parameters
-    ----------
-    xp : ndarray, shape (Hp, Wp, C), float32 or float64
-        Padded image (see :func:`convcli.borders.pad`).
-    w : ndarray, shape (kh, kw), (C, kh, kw) or (O, C, kh, kw)
-        Kernel in correlation orientation.
-    geom : Geometry
-        Stride, dilation and output size.
-    threads : int, optional
-        Worker threads (default :func:`default_threads`).
 
-    Returns
-    -------
-    ndarray, shape (H', W', C'), dtype of ``xp``
-    """
+def _direct(xp: FloatArray, w: npt.NDArray[np.float64], geom: Geometry, plan: Plan) -> FloatArray:
+    """Shift-and-add of every non-zero tap, per strip (any kernel rank)."""
     c = xp.shape[2]
     o, _, (kh, kw), depthwise = kernel_dims(w.shape, c)
     oh, ow = geom.out_hw
@@ -206,16 +205,220 @@ def correlate_padded(
                 np.matmul(src, wt, out=tmp)
             acc += tmp
 
-    rows = strip_rows(ow, max(c, o), dt.itemsize, oh)
-    strips = [(r, min(r + rows, oh)) for r in range(0, oh, rows)]
-    n_threads = min(threads or default_threads(), len(strips))
-    if n_threads <= 1:
-        for s in strips:
-            run_strip(s)
-    else:
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            list(pool.map(run_strip, strips))
+    _run_jobs(run_strip, _strips(oh, plan.strip_rows), plan.threads)
     return out
+
+
+def _separable(xp: FloatArray, geom: Geometry, plan: Plan) -> FloatArray:
+    """Sum over rank components of a vertical pass (output rows) then a horizontal one."""
+    assert plan.factors is not None
+    u, v = plan.factors
+    kh, kw = u.shape[0], v.shape[1]
+    oh, ow = geom.out_hw
+    sw = geom.stride[1]
+    dw = geom.dilation[1]
+    wp, c = xp.shape[1], xp.shape[2]
+    dt = xp.dtype
+    out = np.empty((oh, ow, c), dtype=dt)
+    us = u.astype(dt)
+    vs = v.astype(dt)
+
+    def run_strip(bounds: tuple[int, int]) -> None:
+        r0, r1 = bounds
+        acc = out[r0:r1]
+        acc.fill(0)
+        mid = np.empty((r1 - r0, wp, c), dtype=dt)
+        tmp = np.empty_like(mid)
+        tmp2 = np.empty_like(acc)
+        for k in range(us.shape[1]):
+            mid.fill(0)
+            for p in range(kh):
+                if us[p, k] == 0:
+                    continue
+                rs, _ = geom.tap_slices(p, 0, r0, r1)
+                np.multiply(xp[rs], us[p, k], out=tmp)
+                mid += tmp
+            for q in range(kw):
+                if vs[k, q] == 0:
+                    continue
+                np.multiply(mid[:, q * dw : q * dw + (ow - 1) * sw + 1 : sw], vs[k, q], out=tmp2)
+                acc += tmp2
+
+    _run_jobs(run_strip, _strips(oh, plan.strip_rows), plan.threads)
+    return out
+
+
+def _window_sums(a: npt.NDArray[np.float64], k: int, d: int, axis: int) -> npt.NDArray[np.float64]:
+    """Sums of ``k`` samples ``d`` apart along ``axis``, for every start position.
+
+    ``a`` has length ``n`` on ``axis``; the result has length ``n - (k - 1) d``.
+    A cumulative sum within each residue class mod ``d`` makes each sum two
+    lookups.
+    """
+    a = np.moveaxis(a, axis, 0)
+    n = a.shape[0]
+    m = -(-n // d)
+    cs = np.zeros(((m + 1) * d, *a.shape[1:]), dtype=np.float64)
+    cs[d : d + n] = a
+    blocks = cs.reshape(m + 1, d, *a.shape[1:])
+    np.cumsum(blocks, axis=0, out=blocks)
+    span = (k - 1) * d
+    res = cs[d + span : d + n] - cs[: n - span]
+    return np.moveaxis(res, 0, axis)
+
+
+def _box(xp: FloatArray, w: npt.NDArray[np.float64], geom: Geometry, plan: Plan) -> FloatArray:
+    """All-equal kernel: running sums in float64 per strip, times the tap value."""
+    kh, kw = w.shape
+    oh, ow = geom.out_hw
+    sh, sw = geom.stride
+    dh, dw = geom.dilation
+    c = xp.shape[2]
+    dt = xp.dtype
+    out = np.empty((oh, ow, c), dtype=dt)
+    value = plan.box_value
+
+    def run_strip(bounds: tuple[int, int]) -> None:
+        r0, r1 = bounds
+        top = r0 * sh
+        bottom = (r1 - 1) * sh + (kh - 1) * dh + 1
+        block = xp[top:bottom].astype(np.float64)
+        vert = _window_sums(block, kh, dh, axis=0)[::sh]
+        horiz = _window_sums(vert, kw, dw, axis=1)[:, : (ow - 1) * sw + 1 : sw]
+        np.multiply(horiz, value, out=out[r0:r1], casting="same_kind")
+
+    _run_jobs(run_strip, _strips(oh, plan.strip_rows), plan.threads)
+    return out
+
+
+def _fft(xp: FloatArray, w: npt.NDArray[np.float64], geom: Geometry, plan: Plan) -> FloatArray:
+    """Overlap-save: each tile's circular correlation is exact away from its far edges."""
+    kh, kw = w.shape
+    oh, ow = geom.out_hw
+    sh, sw = geom.stride
+    dh, dw = geom.dilation
+    c = xp.shape[2]
+    dt = xp.dtype
+    eh, ew = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+    th, tw = plan.tile
+    bh, bw = th - eh + 1, tw - ew + 1
+    need_h, need_w = (oh - 1) * sh + 1, (ow - 1) * sw + 1
+    wd = np.zeros((eh, ew), dtype=dt)
+    wd[::dh, ::dw] = w
+    # correlation = product with the conjugate spectrum of the kernel
+    spec = np.conj(np.fft.rfft2(wd, s=(th, tw)))
+    out = np.empty((oh, ow, c), dtype=dt)
+
+    def run_tile(origin: tuple[int, int]) -> None:
+        a, b = origin
+        block = np.moveaxis(xp[a : a + th, b : b + tw], 2, 0)
+        y = np.fft.irfft2(np.fft.rfft2(block, s=(th, tw)) * spec, s=(th, tw))
+        # stride-1 rows a .. a+bh-1 hold valid results; keep those on the stride grid
+        i0, i1 = -(-a // sh), min(oh, -(-min(a + bh, need_h) // sh))
+        j0, j1 = -(-b // sw), min(ow, -(-min(b + bw, need_w) // sw))
+        if i1 <= i0 or j1 <= j0:
+            return
+        rows = slice(i0 * sh - a, (i1 - 1) * sh - a + 1, sh)
+        cols = slice(j0 * sw - b, (j1 - 1) * sw - b + 1, sw)
+        out[i0:i1, j0:j1] = np.moveaxis(y[:, rows, cols], 0, 2)
+
+    origins = [(a, b) for a in range(0, need_h, bh) for b in range(0, need_w, bw)]
+    _run_jobs(run_tile, origins, plan.threads)
+    return out
+
+
+def correlate_padded(
+    xp: FloatArray,
+    w: npt.NDArray[np.float64],
+    geom: Geometry,
+    *,
+    threads: int | None = None,
+    method: str | None = None,
+    plan: Plan | None = None,
+) -> FloatArray:
+    """Cross-correlate an already padded ``(Hp, Wp, C)`` image.
+
+    Parameters
+    ----------
+    xp : ndarray, shape (Hp, Wp, C), float32 or float64
+        Padded image (see :func:`convcli.borders.pad`).
+    w : ndarray, shape (kh, kw), (C, kh, kw) or (O, C, kh, kw)
+        Kernel in correlation orientation.
+    geom : Geometry
+        Stride, dilation and output size.
+    threads : int, optional
+        Worker threads (default :func:`default_threads`).
+    method : {None, "direct", "separable", "box", "fft"}
+        Force a method; ``None`` lets :func:`convcli.plan.plan_correlation` choose.
+    plan : Plan, optional
+        A plan made beforehand for this image shape, kernel and geometry.
+
+    Returns
+    -------
+    ndarray, shape (H', W', C'), dtype of ``xp``
+    """
+    if plan is None:
+        plan = plan_correlation(
+            xp.shape, w, geom, xp.dtype, threads or default_threads(), method=method
+        )
+    if plan.method == "separable":
+        return _separable(xp, geom, plan)
+    if plan.method == "box":
+        return _box(xp, w, geom, plan)
+    if plan.method == "fft":
+        return _fft(xp, w, geom, plan)
+    return _direct(xp, w, geom, plan)
+
+
+def make_plan(
+    image_shape: tuple[int, ...],
+    w: npt.ArrayLike,
+    *,
+    padding: PaddingSpec = "same",
+    stride: int | Sequence[int] = 1,
+    dilation: int | Sequence[int] = 1,
+    dtype: npt.DTypeLike | None = None,
+    anchor: Pair | None = None,
+    threads: int | None = None,
+    method: str | None = None,
+) -> Plan:
+    """The plan :func:`correlate` would follow for an image shape and kernel.
+
+    Parameters
+    ----------
+    image_shape : (H, W) or (H, W, C)
+        Image shape.
+    w : ndarray, shape (kh, kw), (C, kh, kw) or (O, C, kh, kw)
+        Kernel in correlation orientation.
+    padding, stride, dilation, anchor, threads, method
+        As for :func:`correlate`.
+    dtype : {None, float32, float64}
+        Working type (default float32).
+
+    Returns
+    -------
+    Plan
+        ``str(plan)`` explains the choice in one paragraph.
+
+    Examples
+    --------
+    >>> make_plan((1080, 1920, 3), [[1.0, 2.0, 1.0]]).method
+    'direct'
+    """
+    shape = tuple(int(v) for v in image_shape)
+    if len(shape) == 2:
+        shape = (*shape, 1)
+    k = check_kernel(w)
+    dt = result_dtype(np.empty(0, np.float32), dtype)
+    geom = make_geometry(
+        (shape[0], shape[1]),
+        (k.shape[-2], k.shape[-1]),
+        padding=padding,
+        stride=stride,
+        dilation=dilation,
+        anchor=anchor,
+    )
+    return plan_correlation(shape, k, geom, dt, threads or default_threads(), method=method)
 
 
 def correlate(
@@ -230,6 +433,7 @@ def correlate(
     dtype: npt.DTypeLike | None = None,
     anchor: Pair | None = None,
     threads: int | None = None,
+    method: str | None = None,
 ) -> FloatArray:
     """Cross-correlate an image with a kernel (no flip), as CNN layers do.
 
@@ -259,6 +463,9 @@ def correlate(
         Kernel index placed on the output pixel for ``same`` padding.
     threads : int, optional
         Worker threads; default ``CONVCLI_THREADS`` or the core count.
+    method : {None, "direct", "separable", "box", "fft"}
+        Force a computation method; by default the planner picks the
+        cheapest exact one (see :mod:`convcli.plan` and :func:`make_plan`).
 
     Returns
     -------
@@ -287,7 +494,7 @@ def correlate(
     )
     kernel_dims(k.shape, img.shape[2])
     xp = pad(img, geom.pad_rows, geom.pad_cols, border=mode, cval=cval, dtype=dt)
-    out = correlate_padded(xp, k, geom, threads=threads)
+    out = correlate_padded(xp, k, geom, threads=threads, method=method)
     if np.ndim(x) == 2 and out.shape[2] == 1:
         return out[:, :, 0]
     return out
@@ -320,6 +527,7 @@ def convolve(
     dtype: npt.DTypeLike | None = None,
     anchor: Pair | None = None,
     threads: int | None = None,
+    method: str | None = None,
 ) -> FloatArray:
     """Convolve an image with a kernel: :func:`correlate` with the kernel flipped.
 
@@ -345,4 +553,5 @@ def convolve(
         dtype=dtype,
         anchor=flipped_anchor,
         threads=threads,
+        method=method,
     )

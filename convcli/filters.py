@@ -14,11 +14,12 @@ This is what ``convcli filter`` does, as a library:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -229,20 +230,28 @@ def output_path_for(
 
 def filter_image(
     input_path: str | Path,
-    output_path: str | Path,
+    output_path: str | Path | BinaryIO,
     kernels: Sequence[Kernel],
     *,
     options: FilterOptions | None = None,
     quality: int | None = None,
     max_pixels: int | None = None,
+    input_data: bytes | None = None,
+    fmt: str | None = None,
+    frame: int | None = None,
 ) -> FilterReport:
     """Load an image, run the kernel chain, map values and save atomically.
 
     Parameters
     ----------
-    input_path, output_path : path
-        Files; the output format comes from the output's extension (``.npy``
-        keeps raw float values).  The output may be the input path.
+    input_path : path
+        Input file, or only the name used in messages when ``input_data`` is
+        given.
+    output_path : path or binary stream
+        Output file; its format comes from its extension (``.npy`` keeps raw
+        float values) and it may be the input path.  A writable binary stream
+        (e.g. ``sys.stdout.buffer``) receives the encoded file in one write,
+        after encoding has succeeded; ``fmt`` is then required.
     kernels : sequence of Kernel
         The chain as loaded; ``options`` normalize/scale/flip are applied here.
     options : FilterOptions
@@ -251,18 +260,50 @@ def filter_image(
         JPEG/WebP quality.
     max_pixels : int, optional
         Refuse larger images before decoding (default: Pillow's limit).
+    input_data : bytes, optional
+        The encoded input (e.g. read from stdin) instead of reading ``input_path``.
+    fmt : str, optional
+        Output extension (``png``, ``npy`` ...) for a stream output.
+    frame : int, optional
+        Frame of a multi-frame input, from 0 (default: the first).
 
     Returns
     -------
     FilterReport
+
+    Raises
+    ------
+    OptionError
+        A stream output without ``fmt``, or a bad option.
+    ConvCliError
+        Whatever loading, filtering or saving raises.
     """
-    from convcli.images import load_image, output_format, save_image
+    from convcli.images import (
+        encode_image,
+        format_from_extension,
+        load_image,
+        load_image_bytes,
+        output_format,
+        save_image,
+    )
 
     opts = options or FilterOptions()
     start = time.perf_counter()
-    out_path = Path(output_path)
-    fmt = output_format(out_path)
-    img = load_image(input_path, max_pixels=max_pixels)
+    stream: BinaryIO | None = None
+    if isinstance(output_path, str | os.PathLike):
+        out_name = str(output_path)
+        kind = output_format(output_path)
+    else:
+        stream = output_path
+        if not fmt:
+            msg = "writing to a stream (-o -) needs `--format` (png, jpg, tif, webp, bmp, npy)"
+            raise OptionError(msg)
+        out_name = "<stdout>"
+        kind = format_from_extension(fmt)
+    if input_data is not None:
+        img = load_image_bytes(input_data, name=str(input_path), max_pixels=max_pixels, frame=frame)
+    else:
+        img = load_image(input_path, max_pixels=max_pixels, frame=frame)
     chain = prepare_kernels(kernels, opts)
     y = filter_array(
         img.pixels, chain, has_alpha=img.has_alpha, max_value=img.max_value, options=opts
@@ -273,12 +314,21 @@ def filter_image(
         abs_values=opts.abs,
         rescale=opts.rescale,
         has_alpha=img.has_alpha,
-        to_integer=fmt != "NPY",
+        to_integer=kind != "NPY",
     )
-    notes = save_image(out_path, mapped, max_value=img.max_value, quality=quality, info=img.info)
+    if stream is None:
+        notes = save_image(
+            out_name, mapped, max_value=img.max_value, quality=quality, info=img.info
+        )
+    else:
+        data, notes = encode_image(
+            mapped, str(fmt), max_value=img.max_value, quality=quality, info=img.info
+        )
+        stream.write(data)
+        stream.flush()
     return FilterReport(
         input=str(input_path),
-        output=str(out_path),
+        output=out_name,
         input_shape=tuple(int(v) for v in img.pixels.shape),
         output_shape=tuple(int(v) for v in y.shape),
         seconds=time.perf_counter() - start,

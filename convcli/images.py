@@ -42,6 +42,7 @@ never damages the input, even when the output path is the input path.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import secrets
 import stat
@@ -50,7 +51,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -69,7 +70,11 @@ __all__ = [
     "LoadedImage",
     "atomic_write",
     "default_max_pixels",
+    "encode_image",
+    "format_from_extension",
+    "frame_count",
     "load_image",
+    "load_image_bytes",
     "output_format",
     "read_shape",
     "save_image",
@@ -195,7 +200,9 @@ def default_max_pixels() -> int | None:
     return None if pillow_limit is None else 2 * int(pillow_limit)
 
 
-def load_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> LoadedImage:
+def load_image(
+    path: str | os.PathLike[str], *, max_pixels: int | None = None, frame: int | None = None
+) -> LoadedImage:
     """Load an image file or ``.npy`` array as ``(H, W, C)`` pixels.
 
     Parameters
@@ -206,6 +213,9 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
     max_pixels : int, optional
         Refuse images with more than this many pixels (H * W), checked from
         the header before decoding.  Default: :func:`default_max_pixels`.
+    frame : int, optional
+        Frame of a multi-frame file (GIF, TIFF, animated WebP) to read,
+        counted from 0.  Default: the first frame.
 
     Returns
     -------
@@ -223,7 +233,8 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
         The file cannot be read or decoded (unreadable, corrupt, truncated,
         unsupported mode or array type).
     OptionError
-        ``max_pixels`` is not a positive integer.
+        ``max_pixels`` is not a positive integer, or ``frame`` is not a frame
+        of the file.
 
     Examples
     --------
@@ -234,13 +245,112 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
     name = os.fspath(path)
     limit = _resolve_limit(max_pixels)
     _check_input_file(name)
-    if _is_npy(name):
-        return _load_npy(name, limit)
-    with _pillow_limit_off(), _open_image(name) as im:
+    return _load(name, None, limit, frame)
+
+
+def load_image_bytes(
+    data: bytes, *, name: str = "<stdin>", max_pixels: int | None = None, frame: int | None = None
+) -> LoadedImage:
+    """Load an encoded image (or ``.npy`` array) held in memory, e.g. read from stdin.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole file: any image Pillow can decode, or a ``.npy`` array
+        (recognised by its magic bytes).
+    name : str
+        What to call the data in error messages and :attr:`LoadedImage.path`.
+    max_pixels : int, optional
+        As for :func:`load_image`.
+    frame : int, optional
+        As for :func:`load_image`.
+
+    Returns
+    -------
+    LoadedImage
+        As :func:`load_image` gives for the same bytes in a file.
+
+    Raises
+    ------
+    ImageError
+        The data is empty, cannot be decoded, or is too large.
+    OptionError
+        Bad ``max_pixels`` or ``frame``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> buf = io.BytesIO()
+    >>> np.save(buf, np.zeros((2, 3), np.uint8))
+    >>> load_image_bytes(buf.getvalue()).shape
+    (2, 3, 1)
+    """
+    limit = _resolve_limit(max_pixels)
+    if not data:
+        msg = f"cannot read {name}: it is empty (no image data)"
+        raise ImageError(msg)
+    return _load(name, bytes(data), limit, frame)
+
+
+def frame_count(path: str | os.PathLike[str]) -> int:
+    """Number of frames in an image file (1 for single-frame formats and ``.npy``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        Image file.
+
+    Returns
+    -------
+    int
+        Frames Pillow reports (``n_frames``), at least 1.
+
+    Raises
+    ------
+    InputNotFoundError
+        The file does not exist.
+    ImageError
+        The file cannot be opened as an image.
+    """
+    name = os.fspath(path)
+    _check_input_file(name)
+    if _is_npy(name, None):
+        return 1
+    with _pillow_limit_off(), _open_image(name, None) as im:
+        return _n_frames(im)
+
+
+def _n_frames(im: Image.Image) -> int:
+    n = getattr(im, "n_frames", 1)
+    return n if isinstance(n, int) and n > 0 else 1
+
+
+def _seek_frame(im: Image.Image, name: str, frame: int | None) -> None:
+    """Move to ``frame`` (0-based) or raise OptionError naming the frame count."""
+    if frame is None:
+        return
+    n = _n_frames(im)
+    if isinstance(frame, bool) or not isinstance(frame, int) or not 0 <= frame < n:
+        allowed = "only frame 0" if n == 1 else f"frames 0 to {n - 1}"
+        msg = f"`--frame` {frame!r} is out of range: {name} has {n} frame(s) ({allowed})"
+        raise OptionError(msg)
+    if frame:
+        im.seek(frame)
+
+
+def _load(name: str, data: bytes | None, limit: int | None, frame: int | None) -> LoadedImage:
+    """Load from the file ``name`` or, when given, from ``data`` (named ``name``)."""
+    if _is_npy(name, data):
+        if frame not in (None, 0):
+            msg = f"`--frame` {frame!r} is out of range: {name} is a .npy array with 1 frame"
+            raise OptionError(msg)
+        return _load_npy(name, data, limit)
+    with _pillow_limit_off(), _open_image(name, data) as im:
         opened_mode = im.mode
         fmt = im.format
         _check_pixel_limit(name, im.size, limit)
         try:
+            _seek_frame(im, name, frame)
             # Force a full decode inside the try: truncation shows up here.
             im.load()
             ImageOps.exif_transpose(im, in_place=True)
@@ -289,10 +399,10 @@ def read_shape(path: str | os.PathLike[str]) -> tuple[int, int, int]:
     """
     name = os.fspath(path)
     _check_input_file(name)
-    if _is_npy(name):
-        shape, _ = _npy_header(name)
+    if _is_npy(name, None):
+        shape, _ = _npy_header(name, None)
         return shape
-    with _pillow_limit_off(), _open_image(name) as im:
+    with _pillow_limit_off(), _open_image(name, None) as im:
         try:
             w, h = im.size
             if _header_orientation(im) in (5, 6, 7, 8):
@@ -337,7 +447,14 @@ def _check_pixel_limit(name: str, size: tuple[int, int], limit: int | None) -> N
         raise ImageTooLargeError(msg)
 
 
-def _is_npy(name: str) -> bool:
+def _reader(name: str, data: bytes | None) -> BinaryIO:
+    """Binary reader over ``data`` if given, else over the file ``name``."""
+    return io.BytesIO(data) if data is not None else open(name, "rb")
+
+
+def _is_npy(name: str, data: bytes | None) -> bool:
+    if data is not None:
+        return data.startswith(_NPY_MAGIC)
     try:
         with open(name, "rb") as f:
             return f.read(len(_NPY_MAGIC)) == _NPY_MAGIC
@@ -358,10 +475,10 @@ def _pillow_limit_off() -> Iterator[None]:
 
 
 @contextmanager
-def _open_image(name: str) -> Iterator[Image.Image]:
-    """Open ``name`` with Pillow (header only) and close it afterwards."""
+def _open_image(name: str, data: bytes | None) -> Iterator[Image.Image]:
+    """Open ``name`` (or ``data``) with Pillow (header only) and close it afterwards."""
     try:
-        im = Image.open(name)
+        im = Image.open(io.BytesIO(data) if data is not None else name)
     except UnidentifiedImageError as exc:
         msg = f"cannot read {name}: not an image file Pillow can decode"
         raise ImageError(msg) from exc
@@ -463,10 +580,10 @@ def _dpi_pair(dpi: Any) -> tuple[float, float] | None:
     return (x, y) if x > 0 and y > 0 and np.isfinite([x, y]).all() else None
 
 
-def _npy_header(name: str) -> tuple[tuple[int, int, int], np.dtype[Any]]:
+def _npy_header(name: str, data: bytes | None) -> tuple[tuple[int, int, int], np.dtype[Any]]:
     """Read and validate a ``.npy`` header: ``(H, W, C)`` and dtype."""
     try:
-        with open(name, "rb") as f:
+        with _reader(name, data) as f:
             version = np.lib.format.read_magic(f)
             if version == (1, 0):
                 shape, _, dtype = np.lib.format.read_array_header_1_0(f)
@@ -494,11 +611,11 @@ def _npy_header(name: str) -> tuple[tuple[int, int, int], np.dtype[Any]]:
     return (h, w, c), dtype
 
 
-def _load_npy(name: str, limit: int | None) -> LoadedImage:
-    (h, w, c), dtype = _npy_header(name)
+def _load_npy(name: str, data: bytes | None, limit: int | None) -> LoadedImage:
+    (h, w, c), dtype = _npy_header(name, data)
     _check_pixel_limit(name, (w, h), limit)
     try:
-        with open(name, "rb") as f:
+        with _reader(name, data) as f:
             array = np.lib.format.read_array(f, allow_pickle=False)
     except OSError as exc:
         raise _open_failure(name, exc) from exc
@@ -570,6 +687,108 @@ def output_format(path: str | os.PathLike[str]) -> str:
         raise OptionError(msg) from None
 
 
+def format_from_extension(ext: str) -> str:
+    """Return the format named by an extension such as ``png``, ``.JPG`` or ``npy``.
+
+    Parameters
+    ----------
+    ext : str
+        Extension with or without the leading dot (the value of ``--format``).
+
+    Returns
+    -------
+    str
+        Pillow format name or ``"NPY"``, as :func:`output_format`.
+
+    Raises
+    ------
+    OptionError
+        The extension is not one of :data:`SUPPORTED_OUTPUT_EXTENSIONS`.
+
+    Examples
+    --------
+    >>> format_from_extension("tif")
+    'TIFF'
+    """
+    key = "." + str(ext).strip().lower().lstrip(".")
+    try:
+        return _FORMAT_BY_EXTENSION[key]
+    except KeyError:
+        allowed = " ".join(e.lstrip(".") for e in SUPPORTED_OUTPUT_EXTENSIONS)
+        msg = f"unsupported output format {ext!r}; use one of {allowed}"
+        raise OptionError(msg) from None
+
+
+def encode_image(
+    pixels: npt.ArrayLike,
+    fmt: str,
+    *,
+    max_value: float = 255,
+    quality: int | None = None,
+    info: dict[str, Any] | None = None,
+    name: str = "<stdout>",
+) -> tuple[bytes, list[str]]:
+    """Encode pixels in memory, as :func:`save_image` would write them (e.g. for stdout).
+
+    Parameters
+    ----------
+    pixels : array_like, shape (H, W, C) or (H, W)
+        As for :func:`save_image`.
+    fmt : str
+        Output extension (``png``, ``.jpg``, ``npy`` ...), see
+        :func:`format_from_extension`.
+    max_value, quality, info
+        As for :func:`save_image`.
+    name : str
+        What to call the destination in messages.
+
+    Returns
+    -------
+    data : bytes
+        The complete encoded file.
+    notes : list of str
+        Notes on anything lost, as :func:`save_image` returns.
+
+    Raises
+    ------
+    OptionError
+        Unsupported format, channel count or quality.
+    ImageError
+        The encoder fails.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data, notes = encode_image(np.zeros((2, 2, 3), np.uint8), "png")
+    >>> data[1:4], notes
+    (b'PNG', [])
+    """
+    kind = format_from_extension(fmt)
+    array = _checked_array(pixels, name)
+    buf = io.BytesIO()
+    if kind == "NPY":
+        np.save(buf, array, allow_pickle=False)
+        return buf.getvalue(), []
+    notes: list[str] = []
+    image = _to_pillow(array, name, kind, max_value, notes)
+    params = _save_params(image.mode, name, kind, quality, info or {}, notes)
+    try:
+        image.save(buf, format=kind, **params)
+    except Exception as exc:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        msg = f"cannot encode {name} as {kind}: {detail}"
+        raise ImageError(msg) from exc
+    return buf.getvalue(), notes
+
+
+def _checked_array(pixels: npt.ArrayLike, name: str) -> np.ndarray:
+    array = np.asarray(pixels)
+    if array.ndim not in (2, 3):
+        msg = f"cannot save an array of shape {array.shape} to {name}; expected (H, W) or (H, W, C)"
+        raise OptionError(msg)
+    return array
+
+
 def save_image(
     path: str | os.PathLike[str],
     pixels: npt.ArrayLike,
@@ -614,10 +833,7 @@ def save_image(
     """
     fmt = output_format(path)
     name = os.fspath(path)
-    array = np.asarray(pixels)
-    if array.ndim not in (2, 3):
-        msg = f"cannot save an array of shape {array.shape} to {name}; expected (H, W) or (H, W, C)"
-        raise OptionError(msg)
+    array = _checked_array(pixels, name)
     if fmt == "NPY":
         _save_npy(name, array)
         return []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import glob
 import os
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +30,13 @@ EPILOG = """Examples:
   convcli filter scan.tif -k "0,-1,0; -1,5,-1; 0,-1,0" --border mirror -o out.tif
 
   convcli filter photo.png -k laplacian -o raw.npy --json
+
+  convcli filter - -k box -o - --format png < a.png > b.png
+
+  convcli filter 'frames/*.png' -k sharpen -d out/ --jobs 2
 """
+
+STDIO = "-"
 
 
 def expand_inputs(patterns: list[str]) -> list[str]:
@@ -153,11 +161,25 @@ def filter_command(
         min=1,
         help="Worker threads (default: CONVCLI_THREADS or all cores).",
     ),
+    frame: int | None = typer.Option(
+        None,
+        "--frame",
+        metavar="N",
+        min=0,
+        help="Frame of a multi-frame input (GIF, TIFF, WebP), from 0 (default: 0).",
+    ),
+    jobs: int = typer.Option(
+        1, "--jobs", "-j", metavar="N", min=1, help="Filter N inputs at a time in N processes."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print a JSON report on stdout."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No per-image lines on stderr."),
 ) -> None:
-    """Apply kernels to images (a pipeline when -k is repeated)."""
-    from convcli.filters import filter_image, output_path_for
+    """Apply kernels to images (a pipeline when -k is repeated).
+
+    INPUT '-' reads one image (or .npy) from stdin; '-o -' writes the result to
+    stdout in the --format given, and nothing else goes to stdout.
+    """
+    from convcli.filters import output_path_for
     from convcli.kernels import load_kernel
 
     if (output is None) == (outdir is None):
@@ -167,6 +189,11 @@ def filter_command(
     if output is not None and len(files) != 1:
         msg = f"-o takes exactly one input but {len(files)} were given; use -d OUTDIR"
         raise OptionError(msg)
+    if STDIO in files and output is None:
+        msg = "input '-' (stdin) takes -o OUTPUT (a file, or '-' for stdout), not -d"
+        raise OptionError(msg)
+    if output == STDIO:
+        _check_stdout_options(fmt, json_output)
     options = _options(**locals())
     kernels = [load_kernel(spec) for spec in kernel]
     if outdir is not None:
@@ -181,7 +208,17 @@ def filter_command(
         else [output_path_for(f, outdir or ".", suffix=suffix, fmt=fmt) for f in files]
     )
 
-    results: list[dict[str, Any]] = []
+    job = _Job(
+        kernels=kernels, options=options, quality=quality, max_pixels=max_pixels, frame=frame
+    )
+    if STDIO in files:
+        job.input_data = _read_stdin()
+    tasks = [
+        (src, STDIO if str(dst) == STDIO else str(dst))
+        for src, dst in zip(files, targets, strict=True)
+    ]
+
+    results: list[dict[str, Any] | None] = [None] * len(tasks)
     codes: list[int] = []
     console = err_console()
     progress = None
@@ -192,37 +229,19 @@ def filter_command(
         progress.start()
         task = progress.add_task("filtering", total=len(files))
     try:
-        for src, dst in zip(files, targets, strict=True):
-            entry: dict[str, Any] = {"input": src, "output": str(dst), "ok": False, "error": None}
-            try:
-                report = filter_image(
-                    src, dst, kernels, options=options, quality=quality, max_pixels=max_pixels
-                )
-            except ConvCliError as exc:
-                codes.append(exc.exit_code)
-                entry.update(input_shape=None, output_shape=None, seconds=None, error=str(exc))
-                line = " ".join(str(exc).split())
+        for index, entry, code in _run_all(job, tasks, jobs):
+            if code:
+                codes.append(code)
+                line = " ".join(str(entry["error"]).split())
+                src = entry["input"]
                 where = "" if len(files) == 1 or src in line else f"{src}: "
-                console.print(f"Error: {where}{line}", markup=False, soft_wrap=True)
-            else:
-                entry.update(
-                    ok=True,
-                    input_shape=list(report.input_shape),
-                    output_shape=list(report.output_shape),
-                    seconds=round(report.seconds, 4),
-                    notes=report.notes,
-                )
-                if not quiet:
-                    console.print(
-                        f"{src} {shape_text(report.input_shape)} -> "
-                        f"{shape_text(report.output_shape)}  {_kernel_label(kernels)}  "
-                        f"{report.seconds:.2f} s  -> {dst}",
-                        markup=False,
-                        soft_wrap=True,
-                    )
-                    for note in report.notes:
-                        console.print(f"  note: {note}", markup=False, soft_wrap=True)
-            results.append(entry)
+                if progress is not None:
+                    progress.console.print(f"Error: {where}{line}", markup=False, soft_wrap=True)
+                else:
+                    console.print(f"Error: {where}{line}", markup=False, soft_wrap=True)
+            elif not quiet:
+                _print_done(console, entry, kernels)
+            results[index] = entry
             if progress is not None:
                 progress.advance(task)
     finally:
@@ -234,3 +253,120 @@ def filter_command(
         if len(files) > 1 and not quiet:
             console.print(f"{len(codes)} of {len(files)} inputs failed", markup=False)
         raise typer.Exit(max(codes))
+
+
+def _check_stdout_options(fmt: str | None, json_output: bool) -> None:
+    """``-o -`` needs ``--format`` and leaves stdout to the image (no ``--json``)."""
+    from convcli.images import format_from_extension
+
+    if not fmt:
+        msg = "-o - (stdout) needs --format (png, jpg, tif, webp, bmp or npy)"
+        raise OptionError(msg)
+    format_from_extension(fmt)
+    if json_output:
+        msg = "--json cannot be used with -o - (stdout carries the image)"
+        raise OptionError(msg)
+
+
+def _read_stdin() -> bytes:
+    """All of stdin as bytes; refuse a terminal rather than wait for typing."""
+    stdin = sys.stdin
+    if stdin is None or stdin.isatty():
+        msg = "input '-' reads an image from stdin, but stdin is a terminal; pipe a file into it"
+        raise OptionError(msg)
+    buffer = getattr(stdin, "buffer", None)
+    data = buffer.read() if buffer is not None else stdin.read().encode("latin-1")
+    return bytes(data)
+
+
+def _print_done(console: Any, entry: dict[str, Any], kernels: list[Kernel]) -> None:
+    console.print(
+        f"{entry['input']} {shape_text(entry['input_shape'])} -> "
+        f"{shape_text(entry['output_shape'])}  {_kernel_label(kernels)}  "
+        f"{entry['seconds']:.2f} s  -> {entry['output']}",
+        markup=False,
+        soft_wrap=True,
+    )
+    for note in entry["notes"]:
+        console.print(f"  note: {note}", markup=False, soft_wrap=True)
+
+
+class _Job:
+    """What every input of one ``filter`` call shares (picklable, for worker processes)."""
+
+    def __init__(
+        self,
+        *,
+        kernels: list[Kernel],
+        options: FilterOptions,
+        quality: int | None,
+        max_pixels: int | None,
+        frame: int | None,
+    ) -> None:
+        self.kernels = kernels
+        self.options = options
+        self.quality = quality
+        self.max_pixels = max_pixels
+        self.frame = frame
+        self.input_data: bytes | None = None
+        self.fmt: str | None = None
+
+
+def _filter_one(job: _Job, src: str, dst: str) -> tuple[dict[str, Any], int]:
+    """Filter one input; return its JSON entry and exit code (0 when it worked)."""
+    from convcli.filters import filter_image
+
+    entry: dict[str, Any] = {"input": src, "output": dst, "ok": False, "error": None}
+    stdin = src == STDIO
+    try:
+        report = filter_image(
+            "<stdin>" if stdin else src,
+            sys.stdout.buffer if dst == STDIO else dst,
+            job.kernels,
+            options=job.options,
+            quality=job.quality,
+            max_pixels=job.max_pixels,
+            input_data=job.input_data if stdin else None,
+            fmt=job.fmt,
+            frame=job.frame,
+        )
+    except ConvCliError as exc:
+        entry.update(input_shape=None, output_shape=None, seconds=None, error=str(exc))
+        return entry, exc.exit_code
+    entry.update(
+        ok=True,
+        input_shape=list(report.input_shape),
+        output_shape=list(report.output_shape),
+        seconds=round(report.seconds, 4),
+        notes=report.notes,
+    )
+    return entry, 0
+
+
+def _run_all(
+    job: _Job, tasks: list[tuple[str, str]], jobs: int
+) -> Iterator[tuple[int, dict[str, Any], int]]:
+    """Yield ``(index, entry, code)`` per input, in input order or as workers finish."""
+    if jobs == 1 or len(tasks) == 1:
+        for index, (src, dst) in enumerate(tasks):
+            yield (index, *_filter_one(job, src, dst))
+        return
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+    from dataclasses import replace
+
+    if job.options.threads is None:
+        # Share the cores between the worker processes instead of oversubscribing.
+        job.options = replace(job.options, threads=max(1, (os.cpu_count() or 1) // jobs))
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    submit: Callable[..., Future[tuple[dict[str, Any], int]]]
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context) as pool:
+        submit = pool.submit
+        futures = {submit(_filter_one, job, src, dst): i for i, (src, dst) in enumerate(tasks)}
+        try:
+            for future in as_completed(futures):
+                yield (futures[future], *future.result())
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
