@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from convcli.engine import correlate
 from convcli.errors import OptionError
-from convcli.shapes import PaddingSpec, kernel_dims
+from convcli.shapes import PaddingSpec
 
 if TYPE_CHECKING:
     from convcli.kernels import Kernel
@@ -147,7 +147,7 @@ def filter_array(
             depthwise = w.ndim == 2
             anchor = kernel.effective_anchor
             if alpha is not None and opts.alpha == "filter" and not depthwise:
-                if kernel_dims(w.shape, colour.shape[2] + 1)[1] == colour.shape[2] + 1:
+                if w.shape[-3] == colour.shape[2] + 1:
                     colour = np.concatenate([colour, alpha], axis=2)
                     alpha = None
             colour = correlate(colour, w, cval=opts.cval, anchor=anchor, **geometry)  # type: ignore[arg-type]

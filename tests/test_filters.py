@@ -200,3 +200,11 @@ def test_filter_image_16bit_stays_16bit(tmp_path):
 def test_output_path_for():
     assert str(output_path_for("a/b/photo.jpg", "out")) == "out/photo.jpg"
     assert str(output_path_for("photo.jpg", "out", suffix="-x", fmt="png")) == "out/photo-x.png"
+
+
+def test_alpha_filter_with_colour_only_mixing_kernel_keeps_alpha(rng):
+    x = rgba(rng)
+    gray = Kernel(name="gray", weights=np.array([0.299, 0.587, 0.114]).reshape(1, 3, 1, 1))
+    got = filter_array(x, [gray], has_alpha=True, options=FilterOptions(alpha="filter"))
+    assert got.shape == (12, 10, 2)
+    np.testing.assert_allclose(got[..., 1], x[..., 3], rtol=1e-6)
