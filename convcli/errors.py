@@ -33,6 +33,10 @@ class OptionError(UsageError):
     """An option value is out of range (stride, padding, border...)."""
 
 
+class RangeError(UsageError):
+    """Values would overflow the working float type (absurd kernel weights)."""
+
+
 class InputNotFoundError(UsageError):
     """An input file does not exist."""
 

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.engine import correlate
-from convcli.errors import OptionError
+from convcli.errors import OptionError, RangeError
 from convcli.shapes import PaddingSpec
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class FilterOptions:
 
 @dataclass
 class FilterReport:
-    """What happened to one image: shapes ``(H, W, C)``, time in seconds, notes."""
+    """What happened to one image: shapes ``(H, W, C)`` (of each frame), time in seconds, notes."""
 
     input: str
     output: str
@@ -72,6 +72,7 @@ class FilterReport:
     output_shape: tuple[int, ...]
     seconds: float
     notes: list[str] = field(default_factory=list)
+    frames: int = 1
 
 
 def prepare_kernels(kernels: Sequence[Kernel], options: FilterOptions) -> list[Kernel]:
@@ -88,6 +89,34 @@ def _delta_like(kernel: Kernel) -> npt.NDArray[np.float64]:
     delta = np.zeros((kh, kw))
     delta[kernel.effective_anchor] = 1.0
     return delta
+
+
+def check_range(
+    x: npt.NDArray[np.generic],
+    kernels: Sequence[Kernel],
+    repeat: int,
+    dtype: type[np.floating],
+    *,
+    offset: float = 0.0,
+) -> None:
+    """Refuse a chain whose results could overflow ``dtype``, before any work.
+
+    Each step can grow the largest magnitude by at most ``sum(|w|)`` (plus its
+    offset), so this bound is exact enough to only ever reject absurd weights.
+    """
+    bound = float(np.max(np.abs(x))) if x.size else 0.0
+    for _ in range(repeat):
+        for k in kernels:
+            bound = bound * float(np.abs(k.effective_weights).sum()) + abs(k.offset)
+    bound += abs(offset)
+    limit = float(np.finfo(dtype).max) / 16
+    if not bound <= limit:
+        msg = (
+            f"kernel weights too large: results could reach {bound:.3g}, beyond what "
+            f"{np.dtype(dtype).name} holds ({limit * 16:.3g}); use smaller weights"
+            + (" or --precision float64" if dtype is np.float32 else "")
+        )
+        raise RangeError(msg)
 
 
 def filter_array(
@@ -134,6 +163,7 @@ def filter_array(
         "dtype": dtype,
         "threads": opts.threads,
     }
+    check_range(x, kernels, opts.repeat, dtype, offset=opts.offset)
     colour: FloatArray = x[..., :-1] if has_alpha else x  # type: ignore[assignment]
     alpha: FloatArray | None = x[..., -1:] if has_alpha else None  # type: ignore[assignment]
     premultiplied = False
@@ -216,7 +246,11 @@ def map_values(
     if not to_integer:
         return out
     int_type = np.uint8 if max_value <= 255 else np.uint16
-    return np.clip(np.rint(out), 0, max_value).astype(int_type)
+    # One float temporary instead of two (rint, then clip in place): a 10000x10000
+    # RGB float32 result is 1.2 GB per copy.
+    rounded = np.rint(out, out=out) if out is not y else np.rint(out)
+    np.clip(rounded, 0, max_value, out=rounded)
+    return rounded.astype(int_type)
 
 
 def output_path_for(
@@ -239,6 +273,7 @@ def filter_image(
     input_data: bytes | None = None,
     fmt: str | None = None,
     frame: int | None = None,
+    all_frames: bool = False,
 ) -> FilterReport:
     """Load an image, run the kernel chain, map values and save atomically.
 
@@ -266,6 +301,9 @@ def filter_image(
         Output extension (``png``, ``npy`` ...) for a stream output.
     frame : int, optional
         Frame of a multi-frame input, from 0 (default: the first).
+    all_frames : bool
+        Filter every frame of a GIF/TIFF/WebP input and write an animated
+        ``.gif`` or ``.webp`` that keeps the frame durations and loop count.
 
     Returns
     -------
@@ -274,11 +312,13 @@ def filter_image(
     Raises
     ------
     OptionError
-        A stream output without ``fmt``, or a bad option.
+        A stream output without ``fmt``, ``frame`` with ``all_frames``, an
+        animation to a format other than GIF/WebP, or a bad option.
     ConvCliError
         Whatever loading, filtering or saving raises.
     """
     from convcli.images import (
+        animation_format,
         encode_image,
         format_from_extension,
         load_image,
@@ -290,24 +330,42 @@ def filter_image(
     opts = options or FilterOptions()
     start = time.perf_counter()
     stream: BinaryIO | None = None
+    if all_frames and frame is not None:
+        msg = "give either --frame N or --all-frames, not both"
+        raise OptionError(msg)
+    check_format = animation_format if all_frames else output_format
     if isinstance(output_path, str | os.PathLike):
         out_name = str(output_path)
-        kind = output_format(output_path)
+        kind = check_format(output_path)
     else:
         stream = output_path
         if not fmt:
             msg = "writing to a stream (-o -) needs `--format` (png, jpg, tif, webp, bmp, npy)"
             raise OptionError(msg)
         out_name = "<stdout>"
-        kind = format_from_extension(fmt)
+        kind = animation_format(fmt) if all_frames else format_from_extension(fmt)
+    if all_frames:
+        return _filter_frames(
+            str(input_path),
+            output_path,
+            kernels,
+            opts,
+            quality=quality,
+            max_pixels=max_pixels,
+            input_data=input_data,
+            fmt=fmt,
+            start=start,
+        )
     if input_data is not None:
         img = load_image_bytes(input_data, name=str(input_path), max_pixels=max_pixels, frame=frame)
     else:
         img = load_image(input_path, max_pixels=max_pixels, frame=frame)
     chain = prepare_kernels(kernels, opts)
+    in_shape = tuple(int(v) for v in img.pixels.shape)
     y = filter_array(
         img.pixels, chain, has_alpha=img.has_alpha, max_value=img.max_value, options=opts
     )
+    out_shape = tuple(int(v) for v in y.shape)
     mapped = map_values(
         y,
         max_value=img.max_value,
@@ -316,6 +374,7 @@ def filter_image(
         has_alpha=img.has_alpha,
         to_integer=kind != "NPY",
     )
+    del y  # the float result is not needed while the output is encoded
     if stream is None:
         notes = save_image(
             out_name, mapped, max_value=img.max_value, quality=quality, info=img.info
@@ -329,8 +388,61 @@ def filter_image(
     return FilterReport(
         input=str(input_path),
         output=out_name,
-        input_shape=tuple(int(v) for v in img.pixels.shape),
-        output_shape=tuple(int(v) for v in y.shape),
+        input_shape=in_shape,
+        output_shape=out_shape,
         seconds=time.perf_counter() - start,
         notes=list(notes),
+    )
+
+
+def _filter_frames(
+    input_name: str,
+    output: str | Path | BinaryIO,
+    kernels: Sequence[Kernel],
+    opts: FilterOptions,
+    *,
+    quality: int | None,
+    max_pixels: int | None,
+    input_data: bytes | None,
+    fmt: str | None,
+    start: float,
+) -> FilterReport:
+    """Filter every frame and save an animation (see :func:`filter_image`)."""
+    from convcli.images import load_frames, save_animation
+
+    animation = load_frames(input_name, max_pixels=max_pixels, data=input_data)
+    chain = prepare_kernels(kernels, opts)
+    outputs: list[npt.NDArray[np.generic]] = []
+    out_shape: tuple[int, ...] = ()
+    for img in animation.frames:
+        y = filter_array(
+            img.pixels, chain, has_alpha=img.has_alpha, max_value=img.max_value, options=opts
+        )
+        out_shape = tuple(int(v) for v in y.shape)
+        outputs.append(
+            map_values(
+                y,
+                max_value=img.max_value,
+                abs_values=opts.abs,
+                rescale=opts.rescale,
+                has_alpha=img.has_alpha,
+            )
+        )
+    notes = save_animation(
+        output,
+        outputs,
+        durations=animation.durations,
+        loop=animation.loop,
+        fmt=fmt,
+        quality=quality,
+    )
+    first = animation.frames[0]
+    return FilterReport(
+        input=input_name,
+        output="<stdout>" if not isinstance(output, str | os.PathLike) else str(output),
+        input_shape=tuple(int(v) for v in first.pixels.shape),
+        output_shape=out_shape,
+        seconds=time.perf_counter() - start,
+        notes=notes,
+        frames=len(outputs),
     )

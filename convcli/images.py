@@ -66,21 +66,29 @@ from convcli.errors import (
 )
 
 __all__ = [
+    "ANIMATION_EXTENSIONS",
     "SUPPORTED_OUTPUT_EXTENSIONS",
+    "Animation",
     "LoadedImage",
+    "animation_format",
     "atomic_write",
     "default_max_pixels",
     "encode_image",
     "format_from_extension",
     "frame_count",
+    "load_frames",
     "load_image",
     "load_image_bytes",
     "output_format",
     "read_shape",
+    "save_animation",
     "save_image",
 ]
 
 SUPPORTED_OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".npy")
+
+ANIMATION_EXTENSIONS = (".gif", ".webp")
+_ANIMATION_FORMATS = {".gif": "GIF", ".webp": "WEBP"}
 
 _FORMAT_BY_EXTENSION = {
     ".png": "PNG",
@@ -178,6 +186,26 @@ class LoadedImage:
     def alpha(self) -> np.ndarray | None:
         """Alpha channel, shape ``(H, W, 1)`` (a view), or None without alpha."""
         return self.pixels[..., -1:] if self.has_alpha else None
+
+
+@dataclass
+class Animation:
+    """Every frame of a multi-frame file, with its timing.
+
+    Attributes
+    ----------
+    frames : list of LoadedImage
+        One per frame, all with the same channel count and dtype.
+    durations : list of int
+        Display time of each frame in milliseconds (0 when the file has none).
+    loop : int or None
+        Times the animation repeats (0 = forever), or None when the file
+        does not say.
+    """
+
+    frames: list[LoadedImage]
+    durations: list[int]
+    loop: int | None
 
 
 # --------------------------------------------------------------------------
@@ -290,6 +318,89 @@ def load_image_bytes(
         msg = f"cannot read {name}: it is empty (no image data)"
         raise ImageError(msg)
     return _load(name, bytes(data), limit, frame)
+
+
+def load_frames(
+    path: str | os.PathLike[str],
+    *,
+    max_pixels: int | None = None,
+    data: bytes | None = None,
+) -> Animation:
+    """Load every frame of a GIF, TIFF or animated WebP (a single-frame file gives one).
+
+    Frames are composited as Pillow shows them (GIF disposal applied) and all
+    converted to one mode: the first frame's, or RGB/RGBA when frames differ
+    (RGBA when any frame has transparency).
+
+    Parameters
+    ----------
+    path : str or path-like
+        Image file, or only the name used in messages when ``data`` is given.
+    max_pixels : int, optional
+        Pixel limit per frame, checked before decoding (see :func:`load_image`).
+    data : bytes, optional
+        The encoded file held in memory (e.g. read from stdin).
+
+    Returns
+    -------
+    Animation
+
+    Raises
+    ------
+    InputNotFoundError, ImageTooLargeError, ImageError
+        As :func:`load_image`; ``.npy`` arrays are refused (they have no frames).
+    """
+    name = os.fspath(path)
+    limit = _resolve_limit(max_pixels)
+    if data is None:
+        _check_input_file(name)
+    elif not data:
+        msg = f"cannot read {name}: it is empty (no image data)"
+        raise ImageError(msg)
+    if _is_npy(name, data):
+        msg = f"cannot read frames from {name}: a .npy array is one image; drop --all-frames"
+        raise OptionError(msg)
+    with _pillow_limit_off(), _open_image(name, data) as im:
+        _check_pixel_limit(name, im.size, limit)
+        opened_mode, fmt = im.mode, im.format
+        loop = im.info.get("loop")
+        try:
+            decoded: list[Image.Image] = []
+            durations: list[int] = []
+            for index in range(_n_frames(im)):
+                im.seek(index)
+                im.load()
+                durations.append(int(im.info.get("duration", 0) or 0))
+                decoded.append(im.copy())
+            info = _carried_info(decoded[0])
+            targets = {_target_mode(frame, name) for frame in decoded}
+            if len(targets) == 1:
+                common = targets.pop()
+            else:
+                common = "RGBA" if targets & {"LA", "RGBA"} else "RGB"
+            frames = []
+            for frame in decoded:
+                frame = frame if frame.mode == common else frame.convert(common)
+                ImageOps.exif_transpose(frame, in_place=True)
+                pixels, max_value = _to_array(frame, name)
+                frames.append(
+                    LoadedImage(
+                        pixels=pixels,
+                        max_value=max_value,
+                        has_alpha=pixels.shape[2] in (2, 4) and pixels.dtype == np.uint8,
+                        mode=opened_mode,
+                        format=fmt,
+                        info=info,
+                        path=name,
+                    )
+                )
+        except ConvCliError:
+            raise
+        except Exception as exc:
+            raise ImageError(_read_failure(name, exc)) from exc
+    return Animation(
+        frames=frames, durations=durations, loop=loop if isinstance(loop, int) else None
+    )
 
 
 def frame_count(path: str | os.PathLike[str]) -> int:
@@ -685,6 +796,119 @@ def output_format(path: str | os.PathLike[str]) -> str:
             f"use one of {' '.join(SUPPORTED_OUTPUT_EXTENSIONS)}"
         )
         raise OptionError(msg) from None
+
+
+def animation_format(path: str | os.PathLike[str]) -> str:
+    """Return the animated format a path will be written in: ``"GIF"`` or ``"WEBP"``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Output file (or a bare extension such as ``gif``).
+
+    Returns
+    -------
+    str
+        ``"GIF"`` or ``"WEBP"``.
+
+    Raises
+    ------
+    OptionError
+        Any other extension: only GIF and WebP hold animations.
+
+    Examples
+    --------
+    >>> animation_format("out.GIF")
+    'GIF'
+    """
+    text = os.fspath(path)
+    ext = Path(text).suffix.lower() or "." + text.lower().lstrip(".")
+    try:
+        return _ANIMATION_FORMATS[ext]
+    except KeyError:
+        msg = f"--all-frames writes an animation, so the output must be .gif or .webp; got {text}"
+        raise OptionError(msg) from None
+
+
+def save_animation(
+    target: str | os.PathLike[str] | BinaryIO,
+    frames: list[np.ndarray],
+    *,
+    durations: list[int],
+    loop: int | None = 0,
+    fmt: str | None = None,
+    quality: int | None = None,
+) -> list[str]:
+    """Write frames as an animated GIF or WebP (atomically when ``target`` is a path).
+
+    Parameters
+    ----------
+    target : str, path-like or binary stream
+        Output ``.gif``/``.webp`` file, or a stream that receives the whole
+        file in one write (then ``fmt`` names the format).
+    frames : list of ndarray, shape (H, W, C)
+        uint8 frames with 1 to 4 channels, all the same shape.
+    durations : list of int
+        Milliseconds per frame.
+    loop : int or None
+        Repeat count (0 = forever); None writes no loop setting.
+    fmt : str, optional
+        ``gif`` or ``webp`` for a stream target.
+    quality : int, optional
+        WebP quality (default 90).
+
+    Returns
+    -------
+    list of str
+        Notes on anything lost (e.g. GIF keeps 256 colours per frame).
+
+    Raises
+    ------
+    OptionError
+        Not GIF/WebP, no frames, or frames of different shapes.
+    ImageError
+        The file cannot be written.
+    """
+    stream = None if isinstance(target, str | os.PathLike) else target
+    name = "<stdout>" if stream is not None else os.fspath(target)  # type: ignore[arg-type]
+    kind = animation_format(str(fmt) if stream is not None else name)
+    if not frames or len({f.shape for f in frames}) != 1:
+        msg = f"cannot save an animation to {name}: frames missing or of different shapes"
+        raise OptionError(msg)
+    notes: list[str] = []
+    images = []
+    for frame in frames:
+        array = np.asarray(frame)
+        full_scale = 65535 if array.dtype == np.uint16 else 255
+        images.append(_to_pillow(array, name, kind, full_scale, notes))
+    notes = list(dict.fromkeys(notes))  # one note per kind, not one per frame
+    params: dict[str, Any] = {
+        "save_all": True,
+        "append_images": images[1:],
+        "duration": [max(0, int(d)) for d in durations],
+    }
+    if loop is not None:
+        params["loop"] = int(loop)
+    if kind == "WEBP":
+        params["quality"] = _check_quality(quality, "WEBP")
+    else:
+        notes.append(f"GIF holds at most 256 colours per frame; {name} is quantized")
+    try:
+        if stream is not None:
+            buf = io.BytesIO()
+            images[0].save(buf, format=kind, **params)
+            stream.write(buf.getvalue())
+            stream.flush()
+        else:
+            with atomic_write(name) as tmp:
+                images[0].save(tmp, format=kind, **params)
+    except ConvCliError:
+        raise
+    except Exception as exc:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        msg = f"cannot write {name}: {detail}"
+        raise ImageError(msg) from exc
+    return notes
 
 
 def format_from_extension(ext: str) -> str:

@@ -67,7 +67,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         return _error(
             f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", 1
         )
-    return rv if isinstance(rv, int) else 0
+    code = rv if isinstance(rv, int) else 0
+    if code == 130:
+        # typer turns Ctrl-C inside a command into exit 130 without a message
+        return _error("interrupted", 130)
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -111,7 +111,8 @@ def filter_command(
         None,
         "--format",
         metavar="EXT",
-        help="Output extension with -d (png, jpg, tif, webp, bmp, npy).",
+        help="Output extension with -d or -o - (png, jpg, tif, webp, bmp, npy; "
+        "gif or webp with --all-frames).",
     ),
     padding: str = typer.Option(
         "same", "--padding", metavar="PAD", help="same, valid, full, P or PH,PW."
@@ -168,6 +169,11 @@ def filter_command(
         min=0,
         help="Frame of a multi-frame input (GIF, TIFF, WebP), from 0 (default: 0).",
     ),
+    all_frames: bool = typer.Option(
+        False,
+        "--all-frames",
+        help="Filter every frame; write an animated .gif or .webp (keeps durations, loop).",
+    ),
     jobs: int = typer.Option(
         1, "--jobs", "-j", metavar="N", min=1, help="Filter N inputs at a time in N processes."
     ),
@@ -193,15 +199,20 @@ def filter_command(
         msg = "input '-' (stdin) takes -o OUTPUT (a file, or '-' for stdout), not -d"
         raise OptionError(msg)
     if output == STDIO:
-        _check_stdout_options(fmt, json_output)
+        _check_stdout_options(fmt, json_output, all_frames)
+    if all_frames and frame is not None:
+        msg = "give either --frame N or --all-frames, not both"
+        raise OptionError(msg)
     options = _options(**locals())
     kernels = [load_kernel(spec) for spec in kernel]
     if outdir is not None:
-        from convcli.images import output_format
+        from convcli.images import animation_format, output_format
 
-        if fmt:
+        if fmt and all_frames:
+            animation_format(fmt)
+        elif fmt:
             output_format("x." + fmt.lstrip("."))
-        Path(outdir).mkdir(parents=True, exist_ok=True)
+        _make_outdir(outdir)
     targets = (
         [Path(output)]
         if output is not None
@@ -211,12 +222,11 @@ def filter_command(
     job = _Job(
         kernels=kernels, options=options, quality=quality, max_pixels=max_pixels, frame=frame
     )
+    job.fmt = fmt
+    job.all_frames = all_frames
     if STDIO in files:
         job.input_data = _read_stdin()
-    tasks = [
-        (src, STDIO if str(dst) == STDIO else str(dst))
-        for src, dst in zip(files, targets, strict=True)
-    ]
+    tasks = [(src, str(dst)) for src, dst in zip(files, targets, strict=True)]
 
     results: list[dict[str, Any] | None] = [None] * len(tasks)
     codes: list[int] = []
@@ -235,15 +245,17 @@ def filter_command(
                 line = " ".join(str(entry["error"]).split())
                 src = entry["input"]
                 where = "" if len(files) == 1 or src in line else f"{src}: "
-                if progress is not None:
-                    progress.console.print(f"Error: {where}{line}", markup=False, soft_wrap=True)
-                else:
-                    console.print(f"Error: {where}{line}", markup=False, soft_wrap=True)
+                console.print(f"Error: {where}{line}", markup=False, soft_wrap=True)
             elif not quiet:
                 _print_done(console, entry, kernels)
             results[index] = entry
             if progress is not None:
                 progress.advance(task)
+    except KeyboardInterrupt:
+        # Typer turns a KeyboardInterrupt into a silent exit 130; say why instead.
+        # Outputs already written are complete and the current one left nothing.
+        msg = "interrupted"
+        raise Interrupted(msg) from None
     finally:
         if progress is not None:
             progress.stop()
@@ -255,14 +267,40 @@ def filter_command(
         raise typer.Exit(max(codes))
 
 
-def _check_stdout_options(fmt: str | None, json_output: bool) -> None:
+class Interrupted(ConvCliError):
+    """Ctrl-C (SIGINT) stopped the command (exit code 130)."""
+
+    exit_code = 130
+
+
+def _make_outdir(outdir: str) -> None:
+    """Create the ``-d`` folder (and its parents), or fail with one clear ImageError."""
+    from convcli.errors import ImageError
+
+    try:
+        Path(outdir).mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        msg = f"cannot create output folder {outdir}: a file of that name exists"
+        raise ImageError(msg) from exc
+    except OSError as exc:
+        detail = "permission denied" if isinstance(exc, PermissionError) else exc.strerror
+        msg = f"cannot create output folder {outdir}: {detail or exc}"
+        raise ImageError(msg) from exc
+
+
+def _check_stdout_options(fmt: str | None, json_output: bool, all_frames: bool) -> None:
     """``-o -`` needs ``--format`` and leaves stdout to the image (no ``--json``)."""
     from convcli.images import format_from_extension
 
     if not fmt:
         msg = "-o - (stdout) needs --format (png, jpg, tif, webp, bmp or npy)"
         raise OptionError(msg)
-    format_from_extension(fmt)
+    if all_frames:
+        from convcli.images import animation_format
+
+        animation_format(fmt)
+    else:
+        format_from_extension(fmt)
     if json_output:
         msg = "--json cannot be used with -o - (stdout carries the image)"
         raise OptionError(msg)
@@ -280,9 +318,10 @@ def _read_stdin() -> bytes:
 
 
 def _print_done(console: Any, entry: dict[str, Any], kernels: list[Kernel]) -> None:
+    frames = f" ({entry['frames']} frames)" if entry.get("frames", 1) > 1 else ""
     console.print(
         f"{entry['input']} {shape_text(entry['input_shape'])} -> "
-        f"{shape_text(entry['output_shape'])}  {_kernel_label(kernels)}  "
+        f"{shape_text(entry['output_shape'])}{frames}  {_kernel_label(kernels)}  "
         f"{entry['seconds']:.2f} s  -> {entry['output']}",
         markup=False,
         soft_wrap=True,
@@ -310,6 +349,7 @@ class _Job:
         self.frame = frame
         self.input_data: bytes | None = None
         self.fmt: str | None = None
+        self.all_frames = False
 
 
 def _filter_one(job: _Job, src: str, dst: str) -> tuple[dict[str, Any], int]:
@@ -328,6 +368,7 @@ def _filter_one(job: _Job, src: str, dst: str) -> tuple[dict[str, Any], int]:
             max_pixels=job.max_pixels,
             input_data=job.input_data if stdin else None,
             fmt=job.fmt,
+            all_frames=job.all_frames,
             frame=job.frame,
         )
     except ConvCliError as exc:
@@ -339,6 +380,7 @@ def _filter_one(job: _Job, src: str, dst: str) -> tuple[dict[str, Any], int]:
         output_shape=list(report.output_shape),
         seconds=round(report.seconds, 4),
         notes=report.notes,
+        frames=report.frames,
     )
     return entry, 0
 
@@ -366,7 +408,17 @@ def _run_all(
         futures = {submit(_filter_one, job, src, dst): i for i, (src, dst) in enumerate(tasks)}
         try:
             for future in as_completed(futures):
-                yield (futures[future], *future.result())
+                index = futures[future]
+                try:
+                    entry, code = future.result()
+                except Exception as exc:  # the worker died (killed, out of memory ...)
+                    src, dst = tasks[index]
+                    detail = " ".join(str(exc).split()) or type(exc).__name__
+                    error = f"worker process failed on {src}: {detail}"
+                    entry = {"input": src, "output": dst, "ok": False, "error": error}
+                    entry.update(input_shape=None, output_shape=None, seconds=None)
+                    code = 1
+                yield index, entry, code
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
