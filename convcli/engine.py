@@ -14,6 +14,12 @@ matrix (channel mixing), to the strip's accumulator.  Zero taps are skipped.
 Strips are independent and run on a thread pool (NumPy releases the GIL in
 its loops).  Stride and dilation only change the slice steps, so outputs that
 a stride throws away are never computed.
+
+That is the ``direct`` method.  :func:`convcli.plan.plan_correlation` picks,
+per kernel and image size, the cheapest exact one among ``direct``,
+``separable`` (low-rank 2-D kernels as pairs of 1-D passes), ``box``
+(running sums) and ``fft`` (overlap-save tiles); :func:`make_plan` returns
+that choice with a readable explanation, and ``method=`` forces one.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ __all__ = [
     "result_dtype",
     "strip_rows",
 ]
+
 
 @dataclass(frozen=True)
 class Geometry:
@@ -248,44 +255,43 @@ def _separable(xp: FloatArray, geom: Geometry, plan: Plan) -> FloatArray:
     return out
 
 
-def _window_sums(a: npt.NDArray[np.float64], k: int, d: int, axis: int) -> npt.NDArray[np.float64]:
-    """Sums of ``k`` samples ``d`` apart along ``axis``, for every start position.
+def _box(xp: FloatArray, geom: Geometry, plan: Plan) -> FloatArray:
+    """All-equal kernel: running sums in float64 per strip, times the tap value.
 
-    ``a`` has length ``n`` on ``axis``; the result has length ``n - (k - 1) d``.
-    A cumulative sum within each residue class mod ``d`` makes each sum two
-    lookups.
+    Vertical: a cumulative sum down the strip's rows (row by row, so each
+    step is one contiguous add; residue classes mod the dilation), then one
+    difference per output row.  Horizontal: the same along the columns of
+    those sums, at the output columns only.
     """
-    a = np.moveaxis(a, axis, 0)
-    n = a.shape[0]
-    m = -(-n // d)
-    cs = np.zeros(((m + 1) * d, *a.shape[1:]), dtype=np.float64)
-    cs[d : d + n] = a
-    blocks = cs.reshape(m + 1, d, *a.shape[1:])
-    np.cumsum(blocks, axis=0, out=blocks)
-    span = (k - 1) * d
-    res = cs[d + span : d + n] - cs[: n - span]
-    return np.moveaxis(res, 0, axis)
-
-
-def _box(xp: FloatArray, w: npt.NDArray[np.float64], geom: Geometry, plan: Plan) -> FloatArray:
-    """All-equal kernel: running sums in float64 per strip, times the tap value."""
-    kh, kw = w.shape
+    kh, kw = plan.kernel_hw
     oh, ow = geom.out_hw
     sh, sw = geom.stride
     dh, dw = geom.dilation
-    c = xp.shape[2]
+    wp, c = xp.shape[1], xp.shape[2]
     dt = xp.dtype
     out = np.empty((oh, ow, c), dtype=dt)
-    value = plan.box_value
+    span_h, span_w = (kh - 1) * dh, (kw - 1) * dw
+    m = -(-wp // dw)
 
     def run_strip(bounds: tuple[int, int]) -> None:
         r0, r1 = bounds
         top = r0 * sh
-        bottom = (r1 - 1) * sh + (kh - 1) * dh + 1
-        block = xp[top:bottom].astype(np.float64)
-        vert = _window_sums(block, kh, dh, axis=0)[::sh]
-        horiz = _window_sums(vert, kw, dw, axis=1)[:, : (ow - 1) * sw + 1 : sw]
-        np.multiply(horiz, value, out=out[r0:r1], casting="same_kind")
+        n_in = (r1 - 1 - r0) * sh + span_h + 1
+        block = np.empty((dh + n_in, wp, c), dtype=np.float64)
+        block[:dh] = 0
+        block[dh:] = xp[top : top + n_in]
+        for i in range(2 * dh, dh + n_in):
+            np.add(block[i - dh], block[i], out=block[i])
+        last = (r1 - 1 - r0) * sh + 1
+        cols = np.zeros((r1 - r0, (m + 1) * dw, c), dtype=np.float64)
+        np.subtract(
+            block[dh + span_h : dh + span_h + last : sh], block[:last:sh], out=cols[:, dw : dw + wp]
+        )
+        grouped = cols.reshape(r1 - r0, m + 1, dw, c)
+        np.cumsum(grouped, axis=1, out=grouped)
+        lastc = (ow - 1) * sw + 1
+        sums = cols[:, dw + span_w : dw + span_w + lastc : sw] - cols[:, :lastc:sw]
+        np.multiply(sums, plan.box_value, out=out[r0:r1], casting="same_kind")
 
     _run_jobs(run_strip, _strips(oh, plan.strip_rows), plan.threads)
     return out
@@ -364,7 +370,7 @@ def correlate_padded(
     if plan.method == "separable":
         return _separable(xp, geom, plan)
     if plan.method == "box":
-        return _box(xp, w, geom, plan)
+        return _box(xp, geom, plan)
     if plan.method == "fft":
         return _fft(xp, w, geom, plan)
     return _direct(xp, w, geom, plan)
