@@ -1,0 +1,176 @@
+"""The engine beside scipy.ndimage.correlate and OpenCV on a 4K RGB image.
+
+Times :func:`convcli.correlate` (planned method) on a 2160x3840x3 image with
+the ``reflect`` border against ``scipy.ndimage.correlate`` and, when ``cv2``
+imports (``pip install opencv-python-headless``, the optional ``bench``
+extra), OpenCV ``filter2D`` and ``sepFilter2D`` (for gaussian kernels).
+Kernels: random and gaussian of each size, float32 input, and uint8 input
+(float32 output everywhere).  Prints machine info, median milliseconds of
+``--runs`` runs after a warm-up, ratios from the same run, and the largest
+difference from scipy relative to ``sum|w| * max|x|``.
+
+scipy at 63x63 takes close to a minute per call: calls slower than
+``--slow`` seconds are timed once.
+
+Usage::
+
+    python benchmarks/bench_engine.py [--runs 5] [--threads N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import numpy as np
+import scipy.ndimage as ndi
+
+from convcli.engine import correlate, default_threads, make_plan
+
+try:
+    import cv2
+except ImportError:  # optional
+    cv2 = None
+
+H, W, C = 2160, 3840, 3
+SEED = 20240601
+
+
+def gaussian_1d(k: int) -> np.ndarray:
+    t = np.arange(k) - (k - 1) / 2
+    g = np.exp(-0.5 * (t / max(k / 5, 0.6)) ** 2)
+    return g / g.sum()
+
+
+def median_ms(fn: Callable[[], Any], runs: int, slow: float) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    result = fn()  # warm-up: page faults, thread pool, FFT plans
+    first = time.perf_counter() - t0
+    if first > slow:
+        return first * 1000, result
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000, result
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    cv = cv2.__version__ if cv2 is not None else "not installed"
+    import scipy
+
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()},"
+        f" numpy {np.__version__}, scipy {scipy.__version__}, OpenCV {cv},"
+        f" load average at start {load:.2f}"
+    )
+
+
+def fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f}"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return "-" if a is None or b is None else f"{a / b:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--quick", action="store_true", help="sizes 3, 15, 31 and 3 runs")
+    parser.add_argument("--sizes", default=None, help="kernel sizes, comma-separated")
+    parser.add_argument("--slow", type=float, default=8.0, help="time once above this (s)")
+    parser.add_argument("--no-scipy", action="store_true", help="skip scipy (slow at 31+)")
+    args = parser.parse_args()
+    sizes = [3, 5, 9, 15, 31, 63] if not args.quick else [3, 15, 31]
+    if args.sizes:
+        sizes = [int(s) for s in args.sizes.split(",")]
+    runs = 3 if args.quick and args.runs == 5 else args.runs
+    threads = args.threads or default_threads()
+    if cv2 is not None:
+        cv2.setNumThreads(threads)
+
+    rng = np.random.default_rng(SEED)
+    x32 = rng.uniform(0, 1, size=(H, W, C)).astype(np.float32)
+    x8 = rng.integers(0, 256, size=(H, W, C), dtype=np.uint8)
+
+    print(f"Machine: {machine()}")
+    print(
+        f"Image {H}x{W}x{C}, border reflect, {threads} thread(s), median of {runs} runs (ms);"
+        f" calls over {args.slow:.0f} s timed once"
+    )
+    print()
+    head = (
+        "| input | kernel | convcli method | convcli | scipy.ndimage | cv2.filter2D |"
+        " cv2.sepFilter2D | scipy / convcli | convcli / filter2D | convcli / sepFilter2D |"
+        " max err vs scipy |"
+    )
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    cases: list[tuple[str, np.ndarray, int, str]] = []
+    for k in sizes:
+        for kind in ("random", "gaussian"):
+            cases.append(("float32", x32, k, kind))
+    for k in [s for s in sizes if s in (3, 15)] or sizes[:1]:
+        for kind in ("random", "gaussian"):
+            cases.append(("uint8", x8, k, kind))
+
+    for dtype_name, x, k, kind in cases:
+        g = gaussian_1d(k)
+        w = np.outer(g, g) if kind == "gaussian" else rng.normal(size=(k, k)) / k
+        plan = make_plan(x.shape, w, threads=threads)
+        t_cc, y = median_ms(partial(correlate, x, w, threads=threads), runs, args.slow)
+        t_sp = err = None
+        if not args.no_scipy:
+            w3 = w.astype(np.float32)[:, :, None]
+            t_sp, ys = median_ms(
+                partial(ndi.correlate, x, w3, output=np.float32, mode="reflect"), runs, args.slow
+            )
+            scale = float(np.abs(w).sum() * np.abs(x).max())
+            err = float(np.abs(y - ys).max()) / scale
+        t_f2d = t_sep = None
+        if cv2 is not None:
+            wk = w.astype(np.float32)
+            t_f2d, _ = median_ms(
+                partial(cv2.filter2D, x, cv2.CV_32F, wk, borderType=cv2.BORDER_REFLECT),
+                runs,
+                args.slow,
+            )
+            if kind == "gaussian":
+                g32 = g.astype(np.float32)
+                t_sep, _ = median_ms(
+                    partial(
+                        cv2.sepFilter2D, x, cv2.CV_32F, g32, g32, borderType=cv2.BORDER_REFLECT
+                    ),
+                    runs,
+                    args.slow,
+                )
+        method = plan.method + (f" r{plan.rank}" if plan.method == "separable" else "")
+        print(
+            f"| {dtype_name} | {k}x{k} {kind} | {method} | {fmt(t_cc)} | {fmt(t_sp)} |"
+            f" {fmt(t_f2d)} | {fmt(t_sep)} | {ratio(t_sp, t_cc)} | {ratio(t_cc, t_f2d)} |"
+            f" {ratio(t_cc, t_sep)} | {'-' if err is None else f'{err:.1e}'} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

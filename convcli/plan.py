@@ -1,0 +1,368 @@
+"""Choosing how to compute a correlation: the planner behind :mod:`convcli.engine`.
+
+:func:`plan_correlation` looks at the kernel and the image size and picks the
+cheapest exact method; the engine then runs it.  Methods:
+
+``direct``
+    Shift-and-add in cache-sized row strips, one pass per non-zero tap
+    (cost ~ taps per output sample).  Works for every kernel rank.
+``separable``
+    A 2-D (depthwise) kernel of numerical rank ``r`` (by SVD) is ``r`` pairs
+    of 1-D passes: a vertical pass at the output rows only (the row stride is
+    applied there), then a horizontal pass at the output columns only
+    (cost ~ ``r * (kh + kw)``).  Used only when the rank-``r`` reconstruction
+    is exact to the working precision relative to the kernel's scale.
+``box``
+    A 2-D kernel whose taps are all equal: running sums (cumulative sums in
+    float64 per strip, so float32 input loses nothing), cost independent of
+    the kernel size.
+``fft``
+    Overlap-save in tiles with ``numpy.fft.rfft2`` for large 2-D kernels; cost
+    flat in the kernel size.  Computes the stride-1 result inside each tile
+    and keeps every ``stride``-th sample.
+
+Costs below are in milliseconds per million output samples (one sample = one
+pixel of one channel), measured on the 2-core development machine (AMD EPYC,
+1 MB L2 per core, 2160x3840x3 float32, 2 threads, median of 5).
+
+Examples
+--------
+>>> import numpy as np
+>>> from convcli.engine import make_geometry
+>>> g = np.exp(-0.5 * (np.arange(-7, 8) / 2.5) ** 2)
+>>> geom = make_geometry((480, 640), (15, 15))
+>>> plan_correlation((480, 640, 3), np.outer(g, g), geom, np.float32, 2).method
+'separable'
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.errors import OptionError
+from convcli.shapes import Pair, kernel_dims
+
+if TYPE_CHECKING:
+    from convcli.engine import Geometry
+
+METHODS = ("direct", "separable", "box", "fft")
+
+#: Target size of one strip's accumulator, in bytes.  Measured on this 2-core
+#: machine (2160x3840x3 float32, 2 threads, median ms for 3x3 / 5x5 / 15x15):
+#: 192 KB 224/464/3561, 512 KB 126/232/1295, 1 MB 123/202/1470, 2 MB 107/177/1194.
+#: Small strips lose to per-task thread overhead; 1 MB is near the flat bottom.
+STRIP_BYTES = 1024 * 1024
+
+#: Direct cost per tap per million output samples, summed over threads (ms).
+#: Measured (2160x3840x3 float32 = 24.9 M samples, 2 threads, shared machine so
+#: +-30%): 3x3 random 113 ms, 5x5 200-350 ms, 9x9 480 ms, 15x15 1300-1900 ms,
+#: i.e. 0.65-1.0 ms per tap per million samples.
+MS_PER_TAP = 0.8
+#: Separable cost per 1-D tap per million samples (ms), and the fixed cost of
+#: each rank component per million samples of its padded-width intermediate
+#: (filling it, the products, the second pass's reads).  Measured rank-1
+#: gaussians on 2160x3840x3 float32: 3x3 164, 5x5 387, 9x9 297, 15x15 367-490,
+#: 31x31 370, 63x63 1230-1400 ms: nearly flat up to 31, so the fixed part
+#: dominates (63x63 suggests ~0.4 per tap).  These put 3x3 and 5x5 on the
+#: direct path (5x5 direct 256 ms) and separable from 7x7.
+MS_SEPARABLE_TAP = 0.4
+MS_PER_PASS = 20.0
+#: Box cost per million output samples, summed over threads (ms): 2160x3840x3
+#: float32 measured 230-420 ms for 3x3 ... 63x63 (flat), i.e. ~24.  Beats the
+#: separable path of a box kernel from about 11x11 (measured 15x15: box 360
+#: vs separable 450 ms; 63x63: 420 vs 1230 ms).
+MS_BOX = 24.0
+#: FFT cost per million stride-1 samples for a 256x256 tile and a small kernel
+#: (ms): 2160x3840x3 float32 measured 630-1300 ms for 5x5 ... 63x63 (flat; the
+#: machine is shared, so +-30%); the thread pool gave no gain over 1 thread
+#: (1 thread 945-1176 ms), so the model assumes none.  With 36, FFT is
+#: ~1000 ms for a 4K RGB image and beats direct (0.8 ms/tap) from 11x11 random
+#: kernels (measured 9x9: direct ~600, fft 1010 ms; 15x15: direct 1300-1900,
+#: fft 1000-1300 ms); see :func:`fft_tile` for the tile's factor.
+MS_FFT = 36.0
+#: FFT tile sizes tried (fast sizes).  Measured at 31x31: 128 688, 256 633,
+#: 512 1152, 1024 836 ms; at 63x63 512-1024 are best.  A tile must be at least
+#: four times the dilated kernel (the largest tile is always allowed).
+FFT_TILES = (256, 512, 1024)
+#: Relative error allowed for a low-rank kernel: the summed absolute residual
+#: of the rank-r reconstruction over the summed absolute kernel.
+LOWRANK_RTOL = {4: 1e-7, 8: 1e-14}
+#: Fixed cost per call (ms) so tiny images stay on the simplest path.
+MS_SETUP = {"direct": 0.0, "separable": 0.05, "box": 0.05, "fft": 0.5}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one correlation will be computed, and why.
+
+    Attributes
+    ----------
+    method : {"direct", "separable", "box", "fft"}
+        The method chosen.
+    kernel_hw : (int, int)
+        Kernel size ``(kh, kw)`` before dilation.
+    taps : int
+        Taps per output sample the method applies: non-zero taps (direct),
+        ``rank * (kh + kw)`` (separable), 0 (box and FFT, flat in size).
+    rank : int
+        SVD rank used by ``separable`` (1 for ``box``; 0 otherwise).
+    strip_rows : int
+        Output rows per strip (direct, separable, box).
+    tile : (int, int)
+        FFT tile ``(Th, Tw)`` in padded pixels (fft only; else ``(0, 0)``).
+    threads : int
+        Worker threads used.
+    cost_ms : float
+        Estimated run time in milliseconds on the reference machine.
+    reason : str
+        Why this method won (or that it was forced).
+    """
+
+    method: str
+    kernel_hw: Pair
+    taps: int
+    rank: int
+    strip_rows: int
+    tile: Pair
+    threads: int
+    cost_ms: float
+    reason: str
+    #: ``(u, v)`` with ``w ~= u @ v``, shapes ``(kh, r)`` and ``(r, kw)``.
+    factors: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    #: The common tap value of a box kernel.
+    box_value: float = 0.0
+
+    def explain(self) -> str:
+        """One paragraph saying what will run and why.
+
+        Returns
+        -------
+        str
+        """
+        kh, kw = self.kernel_hw
+        if self.method == "direct":
+            how = f"direct shift-and-add of {self.taps} non-zero taps of the {kh}x{kw} kernel"
+        elif self.method == "separable":
+            how = (
+                f"separable, as the {kh}x{kw} kernel has rank {self.rank}, so it runs as"
+                f" {self.rank} pair(s) of 1-D passes ({self.taps} taps instead of {kh * kw})"
+            )
+        elif self.method == "box":
+            how = f"box, as all {kh}x{kw} taps are equal: running sums replace the taps"
+        else:
+            how = f"fft, overlap-save with numpy.fft, cost flat in the {kh}x{kw} kernel's size"
+        where = (
+            f"tiles of {self.tile[0]}x{self.tile[1]} pixels"
+            if self.method == "fft"
+            else f"strips of {self.strip_rows} output rows"
+        )
+        return (
+            f"Method: {how}; work split in {where} on {self.threads} thread(s);"
+            f" estimated {self.cost_ms:.1f} ms on the reference machine. {self.reason}"
+        )
+
+    def __str__(self) -> str:
+        return self.explain()
+
+
+def strip_rows(out_w: int, channels: int, itemsize: int, out_h: int) -> int:
+    """Output rows per strip so the accumulator is about :data:`STRIP_BYTES`."""
+    per_row = max(1, out_w * channels * itemsize)
+    return int(min(out_h, max(1, STRIP_BYTES // per_row)))
+
+
+def low_rank(
+    w: npt.NDArray[np.float64], rtol: float
+) -> tuple[int, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Smallest-rank factors ``u (kh, r)``, ``v (r, kw)`` with ``|w - u @ v|_1 <= rtol |w|_1``."""
+    u, s, vt = np.linalg.svd(w, full_matrices=False)
+    scale = float(np.abs(w).sum())
+    for r in range(1, len(s) + 1):
+        uu = u[:, :r] * s[:r]
+        vv = vt[:r]
+        if float(np.abs(w - uu @ vv).sum()) <= rtol * scale:
+            return r, uu, vv
+    r = len(s)
+    return r, u * s, vt
+
+
+def fft_tile(extent: Pair, need: Pair) -> tuple[Pair, float]:
+    """FFT tile for a dilated kernel ``extent`` and stride-1 output ``need``; cost factor.
+
+    Per axis, the work per valid output of a tile ``T`` is ``T log2 T / (T - K + 1)``
+    (``T - K + 1`` valid outputs per tile).  The factor is that work relative
+    to a 256 tile with a 1-pixel kernel, at which :data:`MS_FFT` is measured.
+    """
+    tile = []
+    factor = 1.0
+    for k, n in zip(extent, need, strict=True):
+        best: tuple[float, int] | None = None
+        for t in FFT_TILES:
+            if t < 4 * k and t != FFT_TILES[-1]:
+                continue
+            valid = min(t - k + 1, n)
+            if valid < 1:
+                continue
+            per = t * math.log2(t) / valid
+            if best is None or per < best[0]:
+                best = (per, t)
+        if best is None:
+            # kernel wider than the largest tile: one tile spans it all
+            t = 1 << max(1, (k + n - 1).bit_length())
+            best = (t * math.log2(t) / n, t)
+        tile.append(best[1])
+        factor *= best[0] / 8.0
+    return (tile[0], tile[1]), factor
+
+
+def plan_correlation(
+    image_shape: tuple[int, ...],
+    kernel: npt.ArrayLike,
+    geometry: Geometry,
+    dtype: npt.DTypeLike,
+    threads: int,
+    *,
+    method: str | None = None,
+) -> Plan:
+    """Pick the cheapest exact method for one correlation.
+
+    Parameters
+    ----------
+    image_shape : (H, W, C) or (Hp, Wp, C)
+        Image shape (unpadded or padded; only ``C`` and the geometry's sizes
+        are used).
+    kernel : ndarray, shape (kh, kw), (C, kh, kw) or (O, C, kh, kw)
+        Kernel in correlation orientation.
+    geometry : Geometry
+        Padding, stride, dilation and output size (:func:`convcli.engine.make_geometry`).
+    dtype : float32 or float64
+        Working precision; it sets the tolerance for low-rank kernels.
+    threads : int
+        Worker threads available.
+    method : {None, "direct", "separable", "box", "fft"}
+        Force a method (``None``: choose).  A forced method that cannot run
+        this kernel raises :class:`~convcli.errors.OptionError`.
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    OptionError
+        For an unknown ``method`` or one that does not apply to the kernel.
+    """
+    if method is not None and method not in METHODS:
+        msg = f"`method` must be one of {', '.join(METHODS)}; got {method!r}"
+        raise OptionError(msg)
+    w = np.asarray(kernel, dtype=np.float64)
+    c = int(image_shape[-1])
+    o, _, (kh, kw), depthwise = kernel_dims(w.shape, c)
+    oh, ow = geometry.out_hw
+    pl, pr = geometry.pad_cols
+    wp = geometry.in_hw[1] + pl + pr
+    dh, dw = geometry.dilation
+    sh, sw = geometry.stride
+    itemsize = np.dtype(dtype).itemsize
+    mega_out = oh * ow * o / 1e6
+    rows = strip_rows(ow, max(c, o), itemsize, oh)
+    n_strips = -(-oh // rows)
+    nz = int(np.count_nonzero(np.any(w.reshape(-1, kh, kw) != 0, axis=0)))
+    par = max(1, min(threads, n_strips))
+
+    # a channel-mixing tap is a (C, O) matrix product per pixel: C times the work
+    mix = 1 if depthwise else c
+    costs: dict[str, float] = {"direct": MS_PER_TAP * max(nz, 1) * mix * mega_out / par}
+    notes: dict[str, str] = {}
+    factors = None
+    rank = 0
+    box_value = 0.0
+    tile: Pair = (0, 0)
+    fft_par = par
+    if not depthwise:
+        notes["all"] = "only the direct method handles channel-summing 3-D and 4-D kernels"
+    elif nz == 0:
+        notes["all"] = "the kernel is all zeros"
+    else:
+        flat = w.ravel()
+        if np.all(flat == flat[0]):
+            box_value = float(flat[0])
+            costs["box"] = MS_BOX * mega_out / par + MS_SETUP["box"]
+        else:
+            notes["box"] = "box needs all taps equal"
+        if min(kh, kw) > 1 or method == "separable":
+            rtol = LOWRANK_RTOL[8 if itemsize >= 8 else 4]
+            rank, u, v = low_rank(w, rtol)
+            if rank * (kh + kw) < nz or method == "separable":
+                factors = (u, v)
+                mega_mid = oh * wp * c / 1e6
+                costs["separable"] = (
+                    rank
+                    * (MS_SEPARABLE_TAP * (kh * mega_mid + kw * mega_out) + MS_PER_PASS * mega_mid)
+                    / par
+                    + MS_SETUP["separable"]
+                )
+            else:
+                notes["separable"] = (
+                    f"rank {rank} needs {rank * (kh + kw)} taps, not fewer than {nz}"
+                )
+        else:
+            notes["separable"] = "the kernel is already 1-D"
+        extent = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
+        need = ((oh - 1) * sh + 1, (ow - 1) * sw + 1)
+        tile, factor = fft_tile(extent, need)
+        n_tiles = -(-need[0] // (tile[0] - extent[0] + 1)) * -(
+            -need[1] // (tile[1] - extent[1] + 1)
+        )
+        fft_par = max(1, min(threads, n_tiles))
+        # the FFT computes every stride-1 sample inside its tiles (no thread gain measured)
+        costs["fft"] = MS_FFT * factor * need[0] * need[1] * c / 1e6 + MS_SETUP["fft"]
+
+    if method is not None:
+        if method not in costs:
+            why = notes.get(method) or notes.get("all") or "it does not apply"
+            msg = f"method {method!r} cannot run this kernel (shape {w.shape}): {why}"
+            raise OptionError(msg)
+        chosen = method
+        reason = f"Method forced ({method!r})."
+    else:
+        chosen = min(costs, key=lambda m: (costs[m], METHODS.index(m)))
+        others = ", ".join(f"{m} ~{costs[m]:.1f} ms" for m in METHODS if m in costs and m != chosen)
+        reason = (
+            f"Cheapest of the exact methods (vs {others})."
+            if others
+            else "The only method that applies."
+        )
+        skipped = "; ".join(n.rstrip(".") for n in notes.values())
+        if skipped:
+            reason += f" Not considered: {skipped}."
+    if chosen == "separable":
+        # sized by the padded-width intermediate; 15x15 gaussian, rows per
+        # strip vs ms: 8 531, 16 493, 32 451, 64 725 (this gives ~22)
+        rows = strip_rows(wp, c, itemsize, oh)
+    elif chosen == "box":
+        # the running sums restart per strip: keep the kernel's overlap small
+        rows = min(oh, max(strip_rows(wp, c, 8, oh), 4 * (kh - 1) * dh))
+    if chosen != "fft":
+        par = max(1, min(threads, -(-oh // rows)))
+    taps = {"direct": nz, "separable": rank * (kh + kw), "box": 0, "fft": 0}[chosen]
+    return Plan(
+        method=chosen,
+        kernel_hw=(kh, kw),
+        taps=taps,
+        rank=rank if chosen == "separable" else (1 if chosen == "box" else 0),
+        strip_rows=rows,
+        tile=tile if chosen == "fft" else (0, 0),
+        threads=fft_par if chosen == "fft" else par,
+        cost_ms=costs[chosen],
+        reason=reason,
+        factors=factors if chosen == "separable" else None,
+        box_value=box_value,
+    )

@@ -1,0 +1,239 @@
+"""The planner and every planned method against the naive reference and the direct path."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convcli.borders import pad
+from convcli.engine import convolve, correlate, correlate_padded, make_geometry, make_plan
+from convcli.errors import OptionError, ShapeError
+from convcli.plan import METHODS, low_rank, plan_correlation
+from convcli.shapes import padding_amounts
+from tests.conftest import BORDERS
+from tests.helpers import naive_correlate
+
+UHD = (2160, 3840, 3)
+
+
+def gaussian(k: int, sigma: float | None = None) -> np.ndarray:
+    t = np.arange(k) - (k - 1) / 2
+    g = np.exp(-0.5 * (t / (sigma or k / 5)) ** 2)
+    return np.outer(g, g) / g.sum() ** 2
+
+
+def kernel_for(method: str, r: np.random.Generator, kh: int, kw: int) -> np.ndarray:
+    if method == "box":
+        return np.full((kh, kw), r.uniform(-2, 2))
+    if method == "separable" and r.uniform() < 0.5:
+        # low rank on purpose, so truncated factors are exercised
+        return np.outer(r.normal(size=kh), r.normal(size=kw))
+    return r.normal(size=(kh, kw))
+
+
+@st.composite
+def method_case(draw, method):
+    h = draw(st.integers(1, 9))
+    w = draw(st.integers(1, 9))
+    c = draw(st.integers(1, 3))
+    kh = draw(st.integers(1, 5))
+    kw = draw(st.integers(1, 5))
+    r = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return {
+        "x": r.uniform(-2, 2, size=(h, w, c)),
+        "w": kernel_for(method, r, kh, kw),
+        "padding": draw(st.one_of(st.sampled_from(["same", "valid", "full"]), st.integers(0, 3))),
+        "border": draw(st.sampled_from(BORDERS)),
+        "stride": (draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+        "dilation": (draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+        "cval": draw(st.floats(-2, 2)),
+    }
+
+
+def _naive(case):
+    pads = padding_amounts(case["padding"], case["w"].shape, dilation=case["dilation"])
+    return naive_correlate(
+        case["x"], case["w"], pads, case["stride"], case["dilation"], case["border"], case["cval"]
+    )
+
+
+def _check_against_naive(case, method):
+    want = _naive(case)
+    kwargs = {k: case[k] for k in ("padding", "border", "cval", "stride", "dilation")}
+    if want.shape[0] < 1 or want.shape[1] < 1:
+        with pytest.raises(ShapeError):
+            correlate(case["x"], case["w"], method=method, dtype=np.float64, **kwargs)
+        return
+    got = correlate(case["x"], case["w"], method=method, dtype=np.float64, **kwargs)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    got32 = correlate(case["x"], case["w"], method=method, threads=2, dtype=np.float32, **kwargs)
+    assert got32.dtype == np.float32
+    scale = np.abs(case["w"]).sum() * max(2.0, abs(case["cval"]))
+    np.testing.assert_allclose(got32, want, rtol=0, atol=1e-5 * scale)
+
+
+# -- every method equals the naive reference, by Hypothesis ------------------------
+
+
+@settings(max_examples=40)
+@given(method_case("direct"))
+def test_forced_direct_equals_naive(case):
+    _check_against_naive(case, "direct")
+
+
+@settings(max_examples=40)
+@given(method_case("separable"))
+def test_forced_separable_equals_naive(case):
+    _check_against_naive(case, "separable")
+
+
+@settings(max_examples=40)
+@given(method_case("box"))
+def test_forced_box_equals_naive(case):
+    _check_against_naive(case, "box")
+
+
+@settings(max_examples=40)
+@given(method_case("fft"))
+def test_forced_fft_equals_naive(case):
+    _check_against_naive(case, "fft")
+
+
+# -- many strips and tiles: boundaries between work items ---------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(
+    ("stride", "dilation"), [((1, 1), (1, 1)), ((2, 3), (2, 1)), ((3, 1), (1, 3))]
+)
+@pytest.mark.parametrize("kshape", [(5, 5), (4, 6), (7, 2)])
+def test_small_strips_and_tiles_equal_direct(method, stride, dilation, kshape, rng):
+    x = rng.uniform(0, 255, size=(70, 90, 3))
+    if method == "separable":
+        w = np.outer(rng.normal(size=kshape[0]), rng.normal(size=kshape[1]))
+    else:
+        w = kernel_for(method, rng, *kshape)
+    geom = make_geometry((70, 90), kshape, stride=stride, dilation=dilation)
+    xp = pad(x, geom.pad_rows, geom.pad_cols, border="mirror", dtype=np.float64)
+    plan = plan_correlation(xp.shape, w, geom, np.float64, 2, method=method)
+    eh, ew = (kshape[0] - 1) * dilation[0] + 1, (kshape[1] - 1) * dilation[1] + 1
+    small = dataclasses.replace(plan, strip_rows=3, tile=(eh + 16, ew + 21), threads=2)
+    got = correlate_padded(xp, w, geom, plan=small)
+    want = correlate_padded(xp, w, geom, method="direct", threads=1)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-8)
+
+
+@pytest.mark.parametrize("method", ["separable", "box", "fft"])
+@pytest.mark.parametrize("k", [15, 31])
+def test_float32_methods_match_float64_direct_on_larger_images(method, k, rng):
+    x = rng.uniform(0, 255, size=(96, 130, 3)).astype(np.float32)
+    w = {"separable": gaussian(k), "box": np.full((k, k), 1 / k**2), "fft": rng.normal(size=(k, k))}
+    got = correlate(x, w[method], method=method, border="reflect")
+    want = correlate(x, w[method], method="direct", dtype=np.float64, threads=1)
+    scale = np.abs(w[method]).sum() * 255
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-6 * scale)
+
+
+def test_planned_correlate_equals_direct_for_a_large_kernel(rng):
+    x = rng.uniform(0, 1, size=(300, 400, 3)).astype(np.float32)
+    w = rng.normal(size=(31, 31))
+    assert make_plan(x.shape, w).method == "fft"
+    np.testing.assert_allclose(
+        correlate(x, w, border="wrap"),
+        correlate(x, w, border="wrap", method="direct"),
+        atol=2e-6 * np.abs(w).sum(),
+    )
+
+
+def test_convolve_accepts_method(rng):
+    x = rng.uniform(size=(20, 25))
+    w = rng.normal(size=(4, 3))
+    np.testing.assert_allclose(
+        convolve(x, w, method="fft", dtype=np.float64),
+        convolve(x, w, method="direct", dtype=np.float64),
+        atol=1e-12,
+    )
+
+
+# -- what the planner chooses ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kernel", "method"),
+    [
+        ("gaussian 15x15", gaussian(15), "separable"),
+        ("box 15x15", np.full((15, 15), 1 / 225), "box"),
+        ("random 31x31", np.random.default_rng(1).normal(size=(31, 31)), "fft"),
+        ("random 3x3", np.random.default_rng(2).normal(size=(3, 3)), "direct"),
+        ("gaussian 3x3", gaussian(3, 0.8), "direct"),
+        ("channel sum 15x15", np.random.default_rng(3).normal(size=(3, 15, 15)), "direct"),
+        ("channel mix 9x9", np.random.default_rng(4).normal(size=(2, 3, 9, 9)), "direct"),
+        ("all zero", np.zeros((7, 7)), "direct"),
+    ],
+)
+def test_planner_choice_for_a_4k_image(name, kernel, method):
+    plan = make_plan(UHD, kernel)
+    assert plan.method == method, str(plan)
+    text = plan.explain()
+    assert method in text
+    assert str(plan) == text
+    assert plan.cost_ms > 0
+
+
+def test_plan_details_for_separable_and_sparse_kernels():
+    plan = make_plan(UHD, gaussian(15))
+    assert (plan.rank, plan.taps, plan.kernel_hw) == (1, 30, (15, 15))
+    assert "rank 1" in plan.explain()
+    sparse = np.zeros((5, 5))
+    sparse[0, 0] = sparse[4, 4] = 1.0
+    plan = make_plan(UHD, sparse)
+    assert (plan.method, plan.taps) == ("direct", 2)
+    assert "2 non-zero taps" in str(plan)
+
+
+def test_rank_two_kernel_uses_two_pairs_of_passes(rng):
+    w = np.outer(gaussian(21)[10], np.ones(21)) + np.outer(np.ones(21), rng.normal(size=21))
+    plan = make_plan(UHD, w, method="separable")
+    assert plan.rank == 2
+    x = rng.uniform(size=(40, 50, 2))
+    np.testing.assert_allclose(
+        correlate(x, w, method="separable", dtype=np.float64),
+        correlate(x, w, method="direct", dtype=np.float64),
+        atol=1e-10,
+    )
+
+
+def test_low_rank_tolerance_depends_on_precision(rng):
+    w = gaussian(15) + 1e-10 * rng.normal(size=(15, 15))
+    assert low_rank(w, 1e-7)[0] == 1
+    assert low_rank(w, 1e-14)[0] > 1
+    assert make_plan(UHD, w, dtype=np.float32).method == "separable"
+    assert make_plan(UHD, w, dtype=np.float64).rank != 1
+
+
+def test_small_images_stay_direct():
+    assert make_plan((8, 8, 3), np.ones((3, 3))).method == "direct"
+
+
+def test_stride_makes_fft_less_attractive():
+    w = np.random.default_rng(5).normal(size=(11, 11))
+    assert make_plan(UHD, w).method == "fft"
+    assert make_plan(UHD, w, stride=4).method == "direct"
+
+
+@pytest.mark.parametrize(
+    ("kernel", "method", "pattern"),
+    [
+        (np.ones((3, 3, 3)), "fft", "3-D and 4-D"),
+        (np.ones((2, 3, 3, 3)), "separable", "3-D and 4-D"),
+        (np.eye(3), "box", "all taps equal"),
+        (np.ones((3, 3)), "winograd", "`method` must be one of"),
+    ],
+)
+def test_forcing_a_method_that_cannot_run_is_a_clear_error(kernel, method, pattern):
+    with pytest.raises(OptionError, match=pattern):
+        correlate(np.ones((6, 6, 3)), kernel, method=method)
