@@ -199,6 +199,54 @@ def filter_array(
     return np.concatenate([colour, alpha.astype(dtype)], axis=2)
 
 
+def explain_chain(
+    image_shape: tuple[int, ...], kernels: Sequence[Kernel], options: FilterOptions
+) -> list[str]:
+    """The engine's plan for each step of a prepared chain, as one paragraph per step.
+
+    Parameters
+    ----------
+    image_shape : (H, W, C)
+        Shape of the image the chain starts from (colour channels only).
+    kernels : sequence of Kernel
+        The chain, prepared (see :func:`prepare_kernels`).
+    options : FilterOptions
+        Geometry and precision.
+
+    Returns
+    -------
+    list of str
+        ``"step i (name): <plan explanation>"`` for each kernel of one repeat.
+    """
+    from convcli.engine import make_plan
+    from convcli.shapes import output_shape
+
+    dtype = np.float64 if options.precision == "float64" else np.float32
+    shape = tuple(image_shape)
+    lines = []
+    for i, k in enumerate(kernels, 1):
+        plan = make_plan(
+            shape,
+            k.effective_weights,
+            padding=options.padding,
+            stride=options.stride,
+            dilation=options.dilation,
+            anchor=k.effective_anchor,
+            dtype=dtype,
+            threads=options.threads,
+        )
+        lines.append(f"step {i} ({k.name}): {plan}")
+        shape = output_shape(
+            shape,
+            k.shape,
+            padding=options.padding,
+            stride=options.stride,
+            dilation=options.dilation,
+            anchor=k.effective_anchor,
+        )
+    return lines
+
+
 def map_values(
     y: FloatArray,
     *,

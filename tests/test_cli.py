@@ -473,3 +473,24 @@ def test_kernels_show_reports_scale_applied_to_written_weights(capsys):
     doc = json.loads(out)
     assert doc["scale"] == pytest.approx(0.5)
     np.testing.assert_allclose(doc["weights"], [[0.5, 1.5]])
+
+
+def test_filter_explain_prints_the_plan_per_step(capsys, tmp_path, rgb_png):
+    code, out, err = cli(
+        capsys,
+        "filter",
+        rgb_png[0],
+        "-k",
+        "gaussian:sigma=3",
+        "-k",
+        "sharpen",
+        "-o",
+        tmp_path / "o.png",
+        "--explain",
+    )
+    assert code == 0, err
+    assert out == ""
+    plans = [ln for ln in err.splitlines() if ln.startswith("plan: ")]
+    assert len(plans) == 2
+    assert "separable" in plans[0]  # a Gaussian has rank 1
+    assert "direct" in plans[1]

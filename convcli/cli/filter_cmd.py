@@ -177,6 +177,9 @@ def filter_command(
     jobs: int = typer.Option(
         1, "--jobs", "-j", metavar="N", min=1, help="Filter N inputs at a time in N processes."
     ),
+    explain: bool = typer.Option(
+        False, "--explain", help="Print the engine's plan for each kernel (method, taps, cost)."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print a JSON report on stdout."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No per-image lines on stderr."),
 ) -> None:
@@ -205,6 +208,14 @@ def filter_command(
         raise OptionError(msg)
     options = _options(**locals())
     kernels = [load_kernel(spec) for spec in kernel]
+    if explain and files[0] != STDIO:
+        from convcli.filters import explain_chain, prepare_kernels
+        from convcli.images import read_shape
+
+        h, w, c = read_shape(files[0])
+        colour = c - 1 if c in (2, 4) and options.alpha != "filter" else c
+        for line in explain_chain((h, w, colour), prepare_kernels(kernels, options), options):
+            err_console().print(f"plan: {line}", markup=False, soft_wrap=True)
     if outdir is not None:
         from convcli.images import animation_format, output_format
 
