@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from convcli.borders import canonical_border, pad
+from convcli.borders import border_index, canonical_border, pad
 from convcli.errors import OptionError, ShapeError
 from convcli.plan import STRIP_BYTES, Plan, plan_correlation, strip_rows
 from convcli.shapes import PaddingSpec, Pair, as_pair, kernel_dims, output_size, padding_amounts
@@ -440,6 +440,7 @@ def correlate(
     anchor: Pair | None = None,
     threads: int | None = None,
     method: str | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> FloatArray:
     """Cross-correlate an image with a kernel (no flip), as CNN layers do.
 
@@ -472,6 +473,10 @@ def correlate(
     method : {None, "direct", "separable", "box", "fft"}
         Force a computation method; by default the planner picks the
         cheapest exact one (see :mod:`convcli.plan` and :func:`make_plan`).
+    rows : (int, int), optional
+        Compute only output rows ``start:stop`` (exactly those rows of the
+        full result), padding only the input rows they read, so an image can
+        be filtered band by band in bounded memory.
 
     Returns
     -------
@@ -499,11 +504,55 @@ def correlate(
         anchor=anchor,
     )
     kernel_dims(k.shape, img.shape[2])
-    xp = pad(img, geom.pad_rows, geom.pad_cols, border=mode, cval=cval, dtype=dt)
-    out = correlate_padded(xp, k, geom, threads=threads, method=method)
+    if rows is None:
+        xp = pad(img, geom.pad_rows, geom.pad_cols, border=mode, cval=cval, dtype=dt)
+        out = correlate_padded(xp, k, geom, threads=threads, method=method)
+    else:
+        xp, geom = _pad_row_band(img, geom, rows, border=mode, cval=cval, dtype=dt)
+        out = correlate_padded(xp, k, geom, threads=threads, method=method)
     if np.ndim(x) == 2 and out.shape[2] == 1:
         return out[:, :, 0]
     return out
+
+
+def _pad_row_band(
+    img: npt.NDArray[np.generic],
+    geom: Geometry,
+    rows: tuple[int, int],
+    *,
+    border: str,
+    cval: float,
+    dtype: np.dtype[np.floating],
+) -> tuple[FloatArray, Geometry]:
+    """Pad only the input rows that output rows ``rows[0]:rows[1]`` read.
+
+    Returns the padded band and the geometry of the band (no row padding left:
+    the band's first row is padded row ``r0 * S``).
+    """
+    r0, r1 = rows
+    oh, ow = geom.out_hw
+    if not 0 <= r0 < r1 <= oh:
+        msg = f"`rows` must satisfy 0 <= start < stop <= {oh}; got {rows}"
+        raise OptionError(msg)
+    sh, dh = geom.stride[0], geom.dilation[0]
+    first = r0 * sh
+    stop = (r1 - 1) * sh + dh * (geom.kernel_hw[0] - 1) + 1
+    src = border_index(np.arange(first, stop) - geom.pad_rows[0], img.shape[0], border)
+    outside = src < 0
+    band = img[np.where(outside, 0, src)]
+    xp = pad(band, (0, 0), geom.pad_cols, border=border, cval=cval, dtype=dtype)
+    if outside.any():
+        xp[outside] = cval
+    band_geom = Geometry(
+        (stop - first, img.shape[1]),
+        geom.kernel_hw,
+        (0, 0),
+        geom.pad_cols,
+        geom.stride,
+        geom.dilation,
+        (r1 - r0, ow),
+    )
+    return xp, band_geom
 
 
 def flip_kernel(
@@ -534,6 +583,7 @@ def convolve(
     anchor: Pair | None = None,
     threads: int | None = None,
     method: str | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> FloatArray:
     """Convolve an image with a kernel: :func:`correlate` with the kernel flipped.
 
@@ -560,4 +610,5 @@ def convolve(
         anchor=flipped_anchor,
         threads=threads,
         method=method,
+        rows=rows,
     )

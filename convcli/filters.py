@@ -126,6 +126,7 @@ def filter_array(
     has_alpha: bool = False,
     max_value: float = 255.0,
     options: FilterOptions | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> FloatArray:
     """Run a kernel chain over an image array.
 
@@ -141,6 +142,9 @@ def filter_array(
         Full-scale value (alpha is opaque at ``max_value``).
     options : FilterOptions
         Geometry and alpha options.
+    rows : (int, int), optional
+        Only output rows ``start:stop`` (single kernel, no repeat, no
+        premultiplication): lets :func:`filter_image` work band by band.
 
     Returns
     -------
@@ -163,7 +167,13 @@ def filter_array(
         "dtype": dtype,
         "threads": opts.threads,
     }
-    check_range(x, kernels, opts.repeat, dtype, offset=opts.offset)
+    if rows is not None and (len(kernels) != 1 or opts.repeat != 1 or opts.alpha == "premultiply"):
+        msg = "`rows` needs a single kernel, repeat 1 and no alpha premultiplication"
+        raise OptionError(msg)
+    if rows is None or rows[0] == 0:
+        check_range(x, kernels, opts.repeat, dtype, offset=opts.offset)
+    if rows is not None:
+        geometry["rows"] = rows
     colour: FloatArray = x[..., :-1] if has_alpha else x  # type: ignore[assignment]
     alpha: FloatArray | None = x[..., -1:] if has_alpha else None  # type: ignore[assignment]
     premultiplied = False
@@ -310,6 +320,71 @@ def output_path_for(
     return Path(outdir) / f"{src.stem}{suffix}{ext}"
 
 
+#: Float working set of one band when large images are filtered band by band, in bytes.
+BAND_BYTES = 32 << 20
+
+
+def filter_and_map(
+    x: npt.NDArray[np.generic],
+    chain: Sequence[Kernel],
+    *,
+    has_alpha: bool,
+    max_value: float,
+    options: FilterOptions,
+    to_integer: bool,
+) -> npt.NDArray[np.generic]:
+    """Filter and map values; large images in bands of output rows when the result allows.
+
+    With one kernel, no repeat, no premultiplication and no ``--rescale``
+    (which needs the whole result first), integer output is made band by band
+    (:data:`BAND_BYTES` of floats at a time), so no whole float copy of the
+    image is ever held.  Otherwise :func:`filter_array` then :func:`map_values`.
+    """
+    simple = (
+        len(chain) == 1
+        and options.repeat == 1
+        and options.alpha != "premultiply"
+        and not options.rescale
+        and to_integer
+    )
+    row_bytes = max(1, x.shape[1] * x.shape[2] * 4)
+    if not simple or x.shape[0] * row_bytes <= 2 * BAND_BYTES:
+        y = filter_array(x, chain, has_alpha=has_alpha, max_value=max_value, options=options)
+        return map_values(
+            y,
+            max_value=max_value,
+            abs_values=options.abs,
+            rescale=options.rescale,
+            has_alpha=has_alpha,
+            to_integer=to_integer,
+        )
+    from convcli.shapes import output_shape
+
+    kernel = chain[0]
+    colour_channels = x.shape[2] - (1 if has_alpha else 0)
+    oh = output_shape(
+        (x.shape[0], x.shape[1], colour_channels),
+        kernel.shape,
+        padding=options.padding,
+        stride=options.stride,
+        dilation=options.dilation,
+        anchor=kernel.effective_anchor,
+    )[0]
+    band = max(1, BAND_BYTES // row_bytes)
+    out: npt.NDArray[np.generic] | None = None
+    for r0 in range(0, oh, band):
+        r1 = min(r0 + band, oh)
+        y = filter_array(
+            x, chain, has_alpha=has_alpha, max_value=max_value, options=options, rows=(r0, r1)
+        )
+        part = map_values(y, max_value=max_value, abs_values=options.abs, has_alpha=has_alpha)
+        if out is None:
+            out = np.empty((oh, *part.shape[1:]), dtype=part.dtype)
+        out[r0:r1] = part
+    assert out is not None
+    return out
+
+
 def filter_image(
     input_path: str | Path,
     output_path: str | Path | BinaryIO,
@@ -410,19 +485,15 @@ def filter_image(
         img = load_image(input_path, max_pixels=max_pixels, frame=frame)
     chain = prepare_kernels(kernels, opts)
     in_shape = tuple(int(v) for v in img.pixels.shape)
-    y = filter_array(
-        img.pixels, chain, has_alpha=img.has_alpha, max_value=img.max_value, options=opts
-    )
-    out_shape = tuple(int(v) for v in y.shape)
-    mapped = map_values(
-        y,
-        max_value=img.max_value,
-        abs_values=opts.abs,
-        rescale=opts.rescale,
+    mapped = filter_and_map(
+        img.pixels,
+        chain,
         has_alpha=img.has_alpha,
+        max_value=img.max_value,
+        options=opts,
         to_integer=kind != "NPY",
     )
-    del y  # the float result is not needed while the output is encoded
+    out_shape = tuple(int(v) for v in mapped.shape)
     if stream is None:
         notes = save_image(
             out_name, mapped, max_value=img.max_value, quality=quality, info=img.info
