@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
@@ -332,8 +332,12 @@ def filter_and_map(
     max_value: float,
     options: FilterOptions,
     to_integer: bool,
+    progress: Callable[[str, float], object] | None = None,
 ) -> npt.NDArray[np.generic]:
     """Filter and map values; large images in bands of output rows when the result allows.
+
+    ``progress(stage, fraction)`` is called after every band (``stage`` is
+    ``"filtering"``) when given.
 
     With one kernel, no repeat, no premultiplication and no ``--rescale``
     (which needs the whole result first), integer output is made band by band
@@ -381,6 +385,8 @@ def filter_and_map(
         if out is None:
             out = np.empty((oh, *part.shape[1:]), dtype=part.dtype)
         out[r0:r1] = part
+        if progress is not None:
+            progress("filtering", r1 / oh)
     assert out is not None
     return out
 
@@ -397,8 +403,12 @@ def filter_image(
     fmt: str | None = None,
     frame: int | None = None,
     all_frames: bool = False,
+    progress: Callable[[str, float], object] | None = None,
 ) -> FilterReport:
     """Load an image, run the kernel chain, map values and save atomically.
+
+    ``progress(stage, fraction)``, if given, hears about the work on a single
+    image (``"filtering"`` per band of a large image, then ``"saving"``).
 
     Parameters
     ----------
@@ -492,8 +502,11 @@ def filter_image(
         max_value=img.max_value,
         options=opts,
         to_integer=kind != "NPY",
+        progress=progress,
     )
     out_shape = tuple(int(v) for v in mapped.shape)
+    if progress is not None:
+        progress("saving", 1.0)
     if stream is None:
         notes = save_image(
             out_name, mapped, max_value=img.max_value, quality=quality, info=img.info

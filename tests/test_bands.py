@@ -94,3 +94,34 @@ def test_filter_and_map_in_bands_equals_whole(monkeypatch, opts, alpha):
     monkeypatch.setattr(filters, "BAND_BYTES", 17 * x.shape[2] * 4 * 5)  # 5-row bands
     banded = filters.filter_and_map(x, chain, **kw)
     np.testing.assert_array_equal(banded, whole)
+
+
+def test_filter_image_reports_progress_per_band(monkeypatch, tmp_path):
+    from PIL import Image
+
+    from convcli import filters
+    from convcli.kernels import load_kernel
+
+    Image.fromarray(np.zeros((40, 10, 3), np.uint8)).save(tmp_path / "in.png")
+    monkeypatch.setattr(filters, "BAND_BYTES", 10 * 3 * 4 * 8)  # 8-row bands -> 5 bands
+    seen = []
+    filters.filter_image(
+        tmp_path / "in.png",
+        tmp_path / "out.png",
+        [load_kernel("box")],
+        progress=lambda stage, f: seen.append((stage, f)),
+    )
+    assert seen == [("filtering", f) for f in (0.2, 0.4, 0.6, 0.8, 1.0)] + [("saving", 1.0)]
+
+
+def test_single_image_bar_appears_only_after_the_delay(monkeypatch):
+    from convcli.cli import filter_cmd
+    from convcli.cli.common import err_console
+
+    bar = filter_cmd._SlowWorkBar(err_console())
+    bar("filtering", 0.5)
+    assert bar.bar is None  # quick work: no bar
+    monkeypatch.setattr(filter_cmd._SlowWorkBar, "DELAY_S", 0.0)
+    bar("filtering", 0.5)
+    assert bar.bar is not None
+    bar.close()

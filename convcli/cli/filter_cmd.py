@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -243,6 +244,10 @@ def filter_command(
     codes: list[int] = []
     console = err_console()
     progress = None
+    single_bar = None
+    if len(files) == 1 and jobs == 1 and not quiet:
+        single_bar = _SlowWorkBar(console)
+        job.progress = single_bar
     if len(files) > 1 and not quiet:
         from rich.progress import Progress
 
@@ -270,6 +275,8 @@ def filter_command(
     finally:
         if progress is not None:
             progress.stop()
+        if single_bar is not None:
+            single_bar.close()
     if json_output:
         emit_json({"results": results})
     if codes:
@@ -341,6 +348,33 @@ def _print_done(console: Any, entry: dict[str, Any], kernels: list[Kernel]) -> N
         console.print(f"  note: {note}", markup=False, soft_wrap=True)
 
 
+class _SlowWorkBar:
+    """A progress bar for one image that appears only once the work passes a second."""
+
+    DELAY_S = 1.0
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self.started = time.perf_counter()
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if self.bar is None:
+            if time.perf_counter() - self.started < self.DELAY_S:
+                return
+            from rich.progress import Progress
+
+            self.bar = Progress(console=self.console, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(stage, total=1.0)
+        self.bar.update(self.task, description=stage, completed=fraction)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
 class _Job:
     """What every input of one ``filter`` call shares (picklable, for worker processes)."""
 
@@ -361,6 +395,7 @@ class _Job:
         self.input_data: bytes | None = None
         self.fmt: str | None = None
         self.all_frames = False
+        self.progress: Callable[[str, float], object] | None = None  # in-process runs only
 
 
 def _filter_one(job: _Job, src: str, dst: str) -> tuple[dict[str, Any], int]:
@@ -381,6 +416,7 @@ def _filter_one(job: _Job, src: str, dst: str) -> tuple[dict[str, Any], int]:
             fmt=job.fmt,
             all_frames=job.all_frames,
             frame=job.frame,
+            progress=job.progress,
         )
     except ConvCliError as exc:
         entry.update(input_shape=None, output_shape=None, seconds=None, error=str(exc))
