@@ -186,17 +186,7 @@ def _direct(xp: FloatArray, w: npt.NDArray[np.float64], geom: Geometry, plan: Pl
     oh, ow = geom.out_hw
     dt = xp.dtype
     out = np.empty((oh, ow, o), dtype=dt)
-    taps: list[tuple[int, int, Any]]
-    if depthwise:
-        taps = [(p, q, dt.type(w[p, q])) for p in range(kh) for q in range(kw) if w[p, q] != 0]
-    else:
-        w4 = w.reshape(o, c, kh, kw)
-        taps = [
-            (p, q, np.ascontiguousarray(w4[:, :, p, q].T, dtype=dt))
-            for p in range(kh)
-            for q in range(kw)
-            if np.any(w4[:, :, p, q] != 0)
-        ]
+    taps = nonzero_taps(w, c, dt, transpose=True)
 
     def run_strip(bounds: tuple[int, int]) -> None:
         r0, r1 = bounds
@@ -331,6 +321,27 @@ def _fft(xp: FloatArray, w: npt.NDArray[np.float64], geom: Geometry, plan: Plan)
     origins = [(a, b) for a in range(0, need_h, bh) for b in range(0, need_w, bw)]
     _run_jobs(run_tile, origins, plan.threads)
     return out
+
+
+def nonzero_taps(
+    w: npt.NDArray[np.float64], channels: int, dtype: np.dtype[Any], *, transpose: bool
+) -> list[tuple[int, int, Any]]:
+    """The kernel's non-zero taps as ``(p, q, weight)`` in ``dtype``.
+
+    ``weight`` is a scalar for a 2-D (depthwise) kernel, else the ``(O, C)``
+    matrix of tap ``(p, q)`` (``(C, O)`` with ``transpose``, ready for
+    ``image_slice @ weight``).
+    """
+    o, c, (kh, kw), depthwise = kernel_dims(w.shape, channels)
+    if depthwise:
+        return [(p, q, dtype.type(w[p, q])) for p in range(kh) for q in range(kw) if w[p, q] != 0]
+    w4 = w.reshape(o, c, kh, kw)
+    return [
+        (p, q, np.ascontiguousarray(w4[:, :, p, q].T if transpose else w4[:, :, p, q], dtype=dtype))
+        for p in range(kh)
+        for q in range(kw)
+        if np.any(w4[:, :, p, q] != 0)
+    ]
 
 
 def correlate_padded(

@@ -61,6 +61,7 @@ from convcli.engine import (
     default_threads,
     flip_kernel,
     make_geometry,
+    nonzero_taps,
     result_dtype,
 )
 from convcli.errors import OptionError, ShapeError, UsageError
@@ -404,18 +405,7 @@ def _input_grad_padded(prob: _Problem, g: FloatArray) -> FloatArray:
     dh = geom.dilation[0]
     dt = xp.dtype
     gp = np.zeros((hp, wp, c), dtype=dt)
-    taps: list[tuple[int, int, Any]]
-    if prob.depthwise:
-        w2 = prob.kernel
-        taps = [(p, q, dt.type(w2[p, q])) for p in range(kh) for q in range(kw) if w2[p, q] != 0]
-    else:
-        w4 = prob.kernel.reshape(o, c, kh, kw)
-        taps = [
-            (p, q, np.ascontiguousarray(w4[:, :, p, q], dtype=dt))
-            for p in range(kh)
-            for q in range(kw)
-            if np.any(w4[:, :, p, q] != 0)
-        ]
+    taps = nonzero_taps(prob.kernel, c, dt, transpose=False)
 
     def run_strip(bounds: tuple[int, int]) -> None:
         r0, r1 = bounds
