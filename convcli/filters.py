@@ -398,6 +398,7 @@ def filter_image(
     *,
     options: FilterOptions | None = None,
     quality: int | None = None,
+    compress_level: int | None = None,
     max_pixels: int | None = None,
     input_data: bytes | None = None,
     fmt: str | None = None,
@@ -426,6 +427,8 @@ def filter_image(
         See :class:`FilterOptions`.
     quality : int, optional
         JPEG/WebP quality.
+    compress_level : int, optional
+        PNG zlib level, 0 to 9 (default 6, see :func:`convcli.images.save_image`).
     max_pixels : int, optional
         Refuse larger images before decoding (default: Pillow's limit).
     input_data : bytes, optional
@@ -509,11 +512,21 @@ def filter_image(
         progress("saving", 1.0)
     if stream is None:
         notes = save_image(
-            out_name, mapped, max_value=img.max_value, quality=quality, info=img.info
+            out_name,
+            mapped,
+            max_value=img.max_value,
+            quality=quality,
+            compress_level=compress_level,
+            info=img.info,
         )
     else:
         data, notes = encode_image(
-            mapped, str(fmt), max_value=img.max_value, quality=quality, info=img.info
+            mapped,
+            str(fmt),
+            max_value=img.max_value,
+            quality=quality,
+            compress_level=compress_level,
+            info=img.info,
         )
         stream.write(data)
         stream.flush()

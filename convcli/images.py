@@ -122,7 +122,6 @@ _ORIENTATION_TAG = 0x0112
 _JPEG_MAX_EXIF_BYTES = 65533
 _DEFAULT_QUALITY = {"JPEG": 95, "WEBP": 90}
 _NO_ALPHA_FORMATS = ("JPEG", "BMP")
-_SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")
 _ICC_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP")
 _DPI_FORMATS = ("PNG", "JPEG", "TIFF", "BMP")
 _EXIF_FORMATS = ("PNG", "JPEG", "WEBP")
@@ -949,6 +948,7 @@ def encode_image(
     *,
     max_value: float = 255,
     quality: int | None = None,
+    compress_level: int | None = None,
     info: dict[str, Any] | None = None,
     name: str = "<stdout>",
 ) -> tuple[bytes, list[str]]:
@@ -961,7 +961,7 @@ def encode_image(
     fmt : str
         Output extension (``png``, ``.jpg``, ``npy`` ...), see
         :func:`format_from_extension`.
-    max_value, quality, info
+    max_value, quality, compress_level, info
         As for :func:`save_image`.
     name : str
         What to call the destination in messages.
@@ -994,6 +994,16 @@ def encode_image(
         np.save(buf, array, allow_pickle=False)
         return buf.getvalue(), []
     notes: list[str] = []
+    if kind == "PNG":
+        _write_png(
+            buf,
+            _savable_array(array, name, kind, max_value, notes),
+            name,
+            compress_level,
+            info or {},
+            notes,
+        )
+        return buf.getvalue(), notes
     image = _to_pillow(array, name, kind, max_value, notes)
     params = _save_params(image.mode, name, kind, quality, info or {}, notes)
     try:
@@ -1019,6 +1029,7 @@ def save_image(
     *,
     max_value: float = 255,
     quality: int | None = None,
+    compress_level: int | None = None,
     info: dict[str, Any] | None = None,
 ) -> list[str]:
     """Write pixels to an image file or ``.npy`` atomically.
@@ -1038,6 +1049,11 @@ def save_image(
     quality : int, optional
         JPEG/WebP quality from 1 to 100 (default 95 for JPEG, 90 for WebP);
         ignored by other formats.
+    compress_level : int, optional
+        PNG zlib level from 0 (fastest, largest) to 9 (default
+        :data:`convcli.png_writer.DEFAULT_COMPRESS_LEVEL`, 6); ignored by
+        other formats.  PNGs are written by :mod:`convcli.png_writer` on
+        ``CONVCLI_THREADS`` threads, 16-bit colour included.
     info : dict, optional
         ``icc_profile``, ``dpi`` and ``exif`` to write where the format
         allows (e.g. :attr:`LoadedImage.info`).
@@ -1062,6 +1078,19 @@ def save_image(
         _save_npy(name, array)
         return []
     notes: list[str] = []
+    if fmt == "PNG":
+        savable = _savable_array(array, name, fmt, max_value, notes)
+        level = _check_compress_level(compress_level)
+        try:
+            with atomic_write(name) as tmp, open(tmp, "wb") as f:
+                _write_png(f, savable, name, level, info or {}, notes)
+        except ConvCliError:
+            raise
+        except Exception as exc:
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            msg = f"cannot write {name}: {detail}"
+            raise ImageError(msg) from exc
+        return notes
     image = _to_pillow(array, name, fmt, max_value, notes)
     params = _save_params(image.mode, name, fmt, quality, info or {}, notes)
     try:
@@ -1091,6 +1120,15 @@ def _to_pillow(
     array: np.ndarray, name: str, fmt: str, max_value: float, notes: list[str]
 ) -> Image.Image:
     """Turn ``(H, W[, C])`` values into a Pillow image the format can hold."""
+    array = _savable_array(array, name, fmt, max_value, notes)
+    plane = array[:, :, 0] if array.shape[2] == 1 else array
+    return Image.fromarray(np.ascontiguousarray(plane))
+
+
+def _savable_array(
+    array: np.ndarray, name: str, fmt: str, max_value: float, notes: list[str]
+) -> np.ndarray:
+    """``(H, W, C)`` uint8/uint16 values the format can hold, noting what is lost."""
     if array.ndim == 2:
         array = array[:, :, np.newaxis]
     h, w, c = array.shape
@@ -1108,16 +1146,49 @@ def _to_pillow(
         array = array[:, :, :-1]
         c -= 1
         notes.append(f"{fmt} has no alpha channel; dropped the alpha of {name}")
-    if array.dtype == np.uint16:
-        if fmt in _SIXTEEN_BIT_FORMATS and c == 1:
-            return Image.fromarray(np.ascontiguousarray(array[:, :, 0]))
+    if array.dtype == np.uint16 and not (fmt == "PNG" or (fmt == "TIFF" and c == 1)):
         array = _sixteen_to_eight(array)
-        why = "16-bit colour" if fmt in _SIXTEEN_BIT_FORMATS else f"16-bit {fmt}"
+        why = "16-bit colour TIFF" if fmt == "TIFF" else f"16-bit {fmt}"
         notes.append(f"wrote {name} as 8-bit (Pillow cannot write {why}); use .npy to keep 16 bits")
     if fmt == "WEBP" and c <= 2:
         notes.append(f"WebP has no greyscale mode; {name} is stored as RGB")
-    plane = array[:, :, 0] if c == 1 else array
-    return Image.fromarray(np.ascontiguousarray(plane))
+    return array
+
+
+def _write_png(
+    target: BinaryIO,
+    array: np.ndarray,
+    name: str,
+    compress_level: int | None,
+    info: dict[str, Any],
+    notes: list[str],
+) -> None:
+    """Encode savable ``(H, W, C)`` values with :mod:`convcli.png_writer`."""
+    from convcli.engine import default_threads
+    from convcli.png_writer import write_png
+
+    mode = _MODE_BY_CHANNELS[array.shape[2]]
+    meta = _save_params(mode, name, "PNG", None, info, notes)
+    write_png(
+        target,
+        array,
+        compress_level=_check_compress_level(compress_level),
+        icc_profile=meta.get("icc_profile"),
+        dpi=meta.get("dpi"),
+        exif=meta.get("exif"),
+        threads=default_threads(),
+    )
+
+
+def _check_compress_level(level: int | None) -> int:
+    from convcli.png_writer import DEFAULT_COMPRESS_LEVEL
+
+    if level is None:
+        return DEFAULT_COMPRESS_LEVEL
+    if isinstance(level, bool) or not isinstance(level, int | np.integer) or not 0 <= level <= 9:
+        msg = f"`compress_level` must be an integer from 0 to 9; got {level!r}"
+        raise OptionError(msg)
+    return int(level)
 
 
 def _to_integer(array: np.ndarray, max_value: float) -> np.ndarray:

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import convcli.images as images_module
+from convcli import png_writer
 from convcli.cli import run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -282,7 +283,7 @@ def _failing_open(monkeypatch, error: OSError) -> None:
 
 
 def _half_then_fail(monkeypatch, error: BaseException) -> None:
-    """Make Pillow write half an image into the temporary file, then raise ``error``."""
+    """Make the encoders write half an image into the temporary file, then raise ``error``."""
     real_save = Image.Image.save
 
     def broken(self, fp, *args, **kwargs):
@@ -293,6 +294,15 @@ def _half_then_fail(monkeypatch, error: BaseException) -> None:
         raise error
 
     monkeypatch.setattr(Image.Image, "save", broken)
+    real_write_png = png_writer.write_png
+
+    def broken_png(stream, pixels, **kwargs):
+        buf = io.BytesIO()
+        real_write_png(buf, pixels, **kwargs)
+        stream.write(buf.getvalue()[: len(buf.getvalue()) // 2])
+        raise error
+
+    monkeypatch.setattr(png_writer, "write_png", broken_png)
 
 
 @pytest.mark.parametrize(
@@ -410,6 +420,14 @@ def test_disk_full_in_a_batch_reports_each_and_runs_the_rest(capsys, monkeypatch
         return real_save(self, fp, *args, **kwargs)
 
     monkeypatch.setattr(Image.Image, "save", full_for_b)
+    real_write_png = png_writer.write_png
+
+    def png_full_for_b(stream, pixels, **kwargs):
+        if ".b.png." in stream.name:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write_png(stream, pixels, **kwargs)
+
+    monkeypatch.setattr(png_writer, "write_png", png_full_for_b)
     out_dir = tmp_path / "out"
     code, out, err = cli(
         capsys, "filter", *(tmp_path / f"{n}.png" for n in "abc"), "-k", "box", "-d", out_dir, "-q"

@@ -35,6 +35,8 @@ EPILOG = """Examples:
   convcli filter - -k box -o - --format png < a.png > b.png
 
   convcli filter 'frames/*.png' -k sharpen -d out/ --jobs 2
+
+  convcli filter big.png -k sharpen -o quick.png --compress-level 1
 """
 
 STDIO = "-"
@@ -149,6 +151,14 @@ def filter_command(
     quality: int | None = typer.Option(
         None, "--quality", metavar="Q", min=1, max=100, help="JPEG/WebP quality."
     ),
+    compress_level: int | None = typer.Option(
+        None,
+        "--compress-level",
+        metavar="L",
+        min=0,
+        max=9,
+        help="PNG zlib level: 0 fastest/largest .. 9 smallest [default: 6].",
+    ),
     max_pixels: int | None = typer.Option(
         None,
         "--max-pixels",
@@ -235,6 +245,7 @@ def filter_command(
         kernels=kernels, options=options, quality=quality, max_pixels=max_pixels, frame=frame
     )
     job.fmt = fmt
+    job.compress_level = compress_level
     job.all_frames = all_frames
     if STDIO in files:
         job.input_data = _read_stdin()
@@ -394,6 +405,7 @@ class _Job:
         self.frame = frame
         self.input_data: bytes | None = None
         self.fmt: str | None = None
+        self.compress_level: int | None = None
         self.all_frames = False
         self.progress: Callable[[str, float], object] | None = None  # in-process runs only
 
@@ -411,6 +423,7 @@ def _filter_one(job: _Job, src: str, dst: str) -> tuple[dict[str, Any], int]:
             job.kernels,
             options=job.options,
             quality=job.quality,
+            compress_level=job.compress_level,
             max_pixels=job.max_pixels,
             input_data=job.input_data if stdin else None,
             fmt=job.fmt,
