@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
+import convcli.images as images_module
 from convcli import png_writer
 from convcli.errors import ImageError, ImageTooLargeError, InputNotFoundError, OptionError
 from convcli.images import (
@@ -992,3 +993,25 @@ def test_logo_sample_has_transparent_background_and_opaque_shape() -> None:
     alpha = img.pixels[..., 3]
     assert alpha[0, 0] == 0
     assert alpha[64, 64] == 255
+
+
+@pytest.mark.parametrize(
+    ("mode", "dtype"),
+    [("L", np.uint8), ("LA", np.uint8), ("RGB", np.uint8), ("RGBA", np.uint8), ("I;16", np.uint16)],
+)
+def test_large_images_are_copied_out_of_pillow_in_bands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, dtype: type
+) -> None:
+    channels = len(mode) if mode != "I;16" else 1
+    rng = np.random.default_rng(7)
+    top = np.iinfo(dtype).max
+    pixels = rng.integers(0, top + 1, size=(45, 31, channels), dtype=dtype)
+    plane = pixels[:, :, 0] if channels == 1 else pixels
+    path = tmp_path / "big.png"
+    Image.fromarray(plane).save(path)
+    expected = np.asarray(Image.open(path)).reshape(pixels.shape)
+    monkeypatch.setattr(images_module, "WHOLE_COPY_BYTES", 64)
+    monkeypatch.setattr(images_module, "COPY_BAND_BYTES", 200)  # a few rows per band
+    got = load_image(path).pixels
+    np.testing.assert_array_equal(got, expected)
+    assert got.flags.writeable
