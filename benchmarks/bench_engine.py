@@ -5,7 +5,8 @@ the ``reflect`` border against ``scipy.ndimage.correlate`` and, when ``cv2``
 imports (``pip install opencv-python-headless``, the optional ``bench``
 extra), OpenCV ``filter2D`` and ``sepFilter2D`` (for gaussian kernels).
 Kernels: random and gaussian of each size, float32 input, and uint8 input
-(float32 output everywhere).  Prints machine info, median milliseconds of
+(float32 output everywhere); with ``--presets`` also every built-in 3x3 and
+5x5 preset.  Prints machine info, median milliseconds of
 ``--runs`` runs after a warm-up, ratios from the same run, and the largest
 difference from scipy relative to ``sum|w| * max|x|``.
 
@@ -14,7 +15,7 @@ scipy at 63x63 takes close to a minute per call: calls slower than
 
 Usage::
 
-    python benchmarks/bench_engine.py [--runs 5] [--threads N] [--quick]
+    python benchmarks/bench_engine.py [--runs 5] [--threads N] [--quick] [--presets]
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ def main() -> None:
     parser.add_argument("--sizes", default=None, help="kernel sizes, comma-separated")
     parser.add_argument("--slow", type=float, default=8.0, help="time once above this (s)")
     parser.add_argument("--no-scipy", action="store_true", help="skip scipy (slow at 31+)")
+    parser.add_argument(
+        "--presets", action="store_true", help="also every built-in 3x3 and 5x5 preset (float32)"
+    )
     args = parser.parse_args()
     sizes = [3, 5, 9, 15, 31, 63] if not args.quick else [3, 15, 31]
     if args.sizes:
@@ -133,9 +137,22 @@ def main() -> None:
         for kind in ("random", "gaussian"):
             cases.append(("uint8", x8, k, kind))
 
+    presets: dict[str, np.ndarray] = {}
+    if args.presets:
+        from convcli.kernels import list_kernels, load_kernel
+
+        for info in list_kernels():
+            weights = load_kernel(info.name).effective_weights
+            if weights.shape in ((3, 3), (5, 5)):
+                presets[info.name] = weights
+                cases.append(("float32", x32, weights.shape[0], info.name))
+
     for dtype_name, x, k, kind in cases:
         g = gaussian_1d(k)
-        w = np.outer(g, g) if kind == "gaussian" else rng.normal(size=(k, k)) / k
+        if kind in presets:
+            w = presets[kind]
+        else:
+            w = np.outer(g, g) if kind == "gaussian" else rng.normal(size=(k, k)) / k
         plan = make_plan(x.shape, w, threads=threads)
         t_cc, y = median_ms(partial(correlate, x, w, threads=threads), runs, args.slow)
         t_sp = err = None

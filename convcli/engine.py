@@ -179,34 +179,125 @@ def _strips(oh: int, rows: int) -> list[tuple[int, int]]:
     return [(r, min(r + rows, oh)) for r in range(0, oh, rows)]
 
 
-def _direct(xp: FloatArray, w: npt.NDArray[np.float64], geom: Geometry, plan: Plan) -> FloatArray:
+class _PaddedArray:
+    """Rows of an image that is already padded (views, no copies)."""
+
+    def __init__(self, xp: FloatArray) -> None:
+        self.shape: tuple[int, int, int] = (xp.shape[0], xp.shape[1], xp.shape[2])
+        self.dtype = xp.dtype
+        self._xp = xp
+
+    def rows(self, start: int, stop: int) -> FloatArray:
+        """Padded rows ``start:stop``, shape (stop - start, Wp, C)."""
+        return self._xp[start:stop]
+
+    def whole(self) -> FloatArray:
+        """The whole padded image."""
+        return self._xp
+
+
+class _PaddedOnDemand:
+    """Rows of the padded image made when a strip asks for them.
+
+    Each strip converts and pads only the input rows it reads, in a buffer
+    that stays in cache, on its own thread; the whole padded float copy that
+    :func:`convcli.borders.pad` would make first (about 30 ms and 100 MB for
+    a 3840x2160 RGB float32 image on the benchmark machine) never exists.
+    """
+
+    def __init__(
+        self,
+        img: npt.NDArray[np.generic],
+        geom: Geometry,
+        *,
+        border: str,
+        cval: float,
+        dtype: np.dtype[np.floating],
+    ) -> None:
+        h, w, c = img.shape
+        (top, bottom), (left, right) = geom.pad_rows, geom.pad_cols
+        self.shape = (h + top + bottom, w + left + right, c)
+        self.dtype = dtype
+        self._img, self._geom = img, geom
+        self._border, self._cval = border, cval
+        self._row_source = border_index(np.arange(-top, h + bottom), h, border)
+        self._left = border_index(np.arange(-left, 0), w, border)
+        self._right = border_index(np.arange(w, w + right), w, border)
+
+    def rows(self, start: int, stop: int) -> FloatArray:
+        """Padded rows ``start:stop``, shape (stop - start, Wp, C), a new array."""
+        img = self._img
+        w = img.shape[1]
+        left = self._geom.pad_cols[0]
+        buf = np.empty((stop - start, *self.shape[1:]), dtype=self.dtype)
+        middle = buf[:, left : left + w]
+        for i, src in enumerate(self._row_source[start:stop].tolist()):
+            if src < 0:
+                middle[i] = self._cval
+            else:
+                middle[i] = img[src]
+        for cols, source in ((slice(0, left), self._left), (slice(left + w, None), self._right)):
+            if source.size:
+                buf[:, cols] = buf[:, left + np.maximum(source, 0)]
+                if (source < 0).any():
+                    buf[:, cols][:, source < 0] = self._cval
+        return buf
+
+    def whole(self) -> FloatArray:
+        """The whole padded image (one array)."""
+        return pad(
+            self._img,
+            self._geom.pad_rows,
+            self._geom.pad_cols,
+            border=self._border,
+            cval=self._cval,
+            dtype=self.dtype,
+        )
+
+
+_Source = _PaddedArray | _PaddedOnDemand
+
+
+def _strip_input(src: _Source, geom: Geometry, r0: int, r1: int) -> FloatArray:
+    """The padded input rows that output rows ``r0:r1`` read (first row: ``r0 * S``)."""
+    sh, dh = geom.stride[0], geom.dilation[0]
+    first = r0 * sh
+    return src.rows(first, first + (r1 - 1 - r0) * sh + (geom.kernel_hw[0] - 1) * dh + 1)
+
+
+def _direct(src: _Source, w: npt.NDArray[np.float64], geom: Geometry, plan: Plan) -> FloatArray:
     """Shift-and-add of every non-zero tap, per strip (any kernel rank)."""
-    c = xp.shape[2]
+    c = src.shape[2]
     o, _, (kh, kw), depthwise = kernel_dims(w.shape, c)
     oh, ow = geom.out_hw
-    dt = xp.dtype
+    dt = src.dtype
     out = np.empty((oh, ow, o), dtype=dt)
     taps = nonzero_taps(w, c, dt, transpose=True)
 
     def run_strip(bounds: tuple[int, int]) -> None:
         r0, r1 = bounds
+        block = _strip_input(src, geom, r0, r1)
         acc = out[r0:r1]
-        acc.fill(0)
+        if not taps:
+            acc.fill(0)
+            return
         tmp = np.empty_like(acc)
-        for p, q, wt in taps:
-            rs, cs = geom.tap_slices(p, q, r0, r1)
-            src = xp[rs, cs]
+        for i, (p, q, wt) in enumerate(taps):
+            rs, cs = geom.tap_slices(p, q, 0, r1 - r0)
+            # the first tap writes the accumulator: no zero fill, one add fewer
+            target = acc if i == 0 else tmp
             if depthwise:
-                np.multiply(src, wt, out=tmp)
+                np.multiply(block[rs, cs], wt, out=target)
             else:
-                np.matmul(src, wt, out=tmp)
-            acc += tmp
+                np.matmul(block[rs, cs], wt, out=target)
+            if i:
+                acc += tmp
 
     _run_jobs(run_strip, _strips(oh, plan.strip_rows), plan.threads)
     return out
 
 
-def _separable(xp: FloatArray, geom: Geometry, plan: Plan) -> FloatArray:
+def _separable(src: _Source, geom: Geometry, plan: Plan) -> FloatArray:
     """Sum over rank components of a vertical pass (output rows) then a horizontal one."""
     assert plan.factors is not None
     u, v = plan.factors
@@ -214,14 +305,15 @@ def _separable(xp: FloatArray, geom: Geometry, plan: Plan) -> FloatArray:
     oh, ow = geom.out_hw
     sw = geom.stride[1]
     dw = geom.dilation[1]
-    wp, c = xp.shape[1], xp.shape[2]
-    dt = xp.dtype
+    wp, c = src.shape[1], src.shape[2]
+    dt = src.dtype
     out = np.empty((oh, ow, c), dtype=dt)
     us = u.astype(dt)
     vs = v.astype(dt)
 
     def run_strip(bounds: tuple[int, int]) -> None:
         r0, r1 = bounds
+        block = _strip_input(src, geom, r0, r1)
         acc = out[r0:r1]
         acc.fill(0)
         mid = np.empty((r1 - r0, wp, c), dtype=dt)
@@ -232,8 +324,8 @@ def _separable(xp: FloatArray, geom: Geometry, plan: Plan) -> FloatArray:
             for p in range(kh):
                 if us[p, k] == 0:
                     continue
-                rs, _ = geom.tap_slices(p, 0, r0, r1)
-                np.multiply(xp[rs], us[p, k], out=tmp)
+                rs, _ = geom.tap_slices(p, 0, 0, r1 - r0)
+                np.multiply(block[rs], us[p, k], out=tmp)
                 mid += tmp
             for q in range(kw):
                 if vs[k, q] == 0:
@@ -245,7 +337,7 @@ def _separable(xp: FloatArray, geom: Geometry, plan: Plan) -> FloatArray:
     return out
 
 
-def _box(xp: FloatArray, geom: Geometry, plan: Plan) -> FloatArray:
+def _box(src: _Source, geom: Geometry, plan: Plan) -> FloatArray:
     """All-equal kernel: running sums in float64 per strip, times the tap value.
 
     Vertical: a cumulative sum down the strip's rows (row by row, so each
@@ -257,19 +349,18 @@ def _box(xp: FloatArray, geom: Geometry, plan: Plan) -> FloatArray:
     oh, ow = geom.out_hw
     sh, sw = geom.stride
     dh, dw = geom.dilation
-    wp, c = xp.shape[1], xp.shape[2]
-    dt = xp.dtype
+    wp, c = src.shape[1], src.shape[2]
+    dt = src.dtype
     out = np.empty((oh, ow, c), dtype=dt)
     span_h, span_w = (kh - 1) * dh, (kw - 1) * dw
     m = -(-wp // dw)
 
     def run_strip(bounds: tuple[int, int]) -> None:
         r0, r1 = bounds
-        top = r0 * sh
         n_in = (r1 - 1 - r0) * sh + span_h + 1
         block = np.empty((dh + n_in, wp, c), dtype=np.float64)
         block[:dh] = 0
-        block[dh:] = xp[top : top + n_in]
+        block[dh:] = _strip_input(src, geom, r0, r1)
         for i in range(2 * dh, dh + n_in):
             np.add(block[i - dh], block[i], out=block[i])
         last = (r1 - 1 - r0) * sh + 1
@@ -378,13 +469,17 @@ def correlate_padded(
         plan = plan_correlation(
             xp.shape, w, geom, xp.dtype, threads or default_threads(), method=method
         )
+    return _run_plan(_PaddedArray(xp), w, geom, plan)
+
+
+def _run_plan(src: _Source, w: npt.NDArray[np.float64], geom: Geometry, plan: Plan) -> FloatArray:
     if plan.method == "separable":
-        return _separable(xp, geom, plan)
+        return _separable(src, geom, plan)
     if plan.method == "box":
-        return _box(xp, geom, plan)
+        return _box(src, geom, plan)
     if plan.method == "fft":
-        return _fft(xp, w, geom, plan)
-    return _direct(xp, w, geom, plan)
+        return _fft(src.whole(), w, geom, plan)
+    return _direct(src, w, geom, plan)
 
 
 def make_plan(
@@ -516,8 +611,9 @@ def correlate(
     )
     kernel_dims(k.shape, img.shape[2])
     if rows is None:
-        xp = pad(img, geom.pad_rows, geom.pad_cols, border=mode, cval=cval, dtype=dt)
-        out = correlate_padded(xp, k, geom, threads=threads, method=method)
+        src = _PaddedOnDemand(img, geom, border=mode, cval=cval, dtype=dt)
+        plan = plan_correlation(src.shape, k, geom, dt, threads or default_threads(), method=method)
+        out = _run_plan(src, k, geom, plan)
     else:
         xp, geom = _pad_row_band(img, geom, rows, border=mode, cval=cval, dtype=dt)
         out = correlate_padded(xp, k, geom, threads=threads, method=method)
