@@ -315,23 +315,29 @@ def _separable(src: _Source, geom: Geometry, plan: Plan) -> FloatArray:
         r0, r1 = bounds
         block = _strip_input(src, geom, r0, r1)
         acc = out[r0:r1]
-        acc.fill(0)
         mid = np.empty((r1 - r0, wp, c), dtype=dt)
         tmp = np.empty_like(mid)
         tmp2 = np.empty_like(acc)
+        acc_empty = True
+        # the first tap of each pass writes its target: no zero fills, fewer adds
         for k in range(us.shape[1]):
-            mid.fill(0)
-            for p in range(kh):
-                if us[p, k] == 0:
-                    continue
+            rows = [p for p in range(kh) if us[p, k] != 0]
+            cols = [q for q in range(kw) if vs[k, q] != 0]
+            if not rows or not cols:
+                continue
+            for i, p in enumerate(rows):
                 rs, _ = geom.tap_slices(p, 0, 0, r1 - r0)
-                np.multiply(block[rs], us[p, k], out=tmp)
-                mid += tmp
-            for q in range(kw):
-                if vs[k, q] == 0:
-                    continue
-                np.multiply(mid[:, q * dw : q * dw + (ow - 1) * sw + 1 : sw], vs[k, q], out=tmp2)
-                acc += tmp2
+                np.multiply(block[rs], us[p, k], out=tmp if i else mid)
+                if i:
+                    mid += tmp
+            for q in cols:
+                shifted = mid[:, q * dw : q * dw + (ow - 1) * sw + 1 : sw]
+                np.multiply(shifted, vs[k, q], out=acc if acc_empty else tmp2)
+                if not acc_empty:
+                    acc += tmp2
+                acc_empty = False
+        if acc_empty:
+            acc.fill(0)
 
     _run_jobs(run_strip, _strips(oh, plan.strip_rows), plan.threads)
     return out

@@ -52,11 +52,18 @@ if TYPE_CHECKING:
 
 METHODS = ("direct", "separable", "box", "fft")
 
-#: Target size of one strip's accumulator, in bytes.  Measured on this 2-core
-#: machine (2160x3840x3 float32, 2 threads, median ms for 3x3 / 5x5 / 15x15):
+#: Target size of one strip's accumulator, in bytes, for the separable and box
+#: methods.  Measured on this 2-core machine (2160x3840x3 float32, 2 threads,
+#: median ms for 3x3 / 5x5 / 15x15, when strips still read a padded copy):
 #: 192 KB 224/464/3561, 512 KB 126/232/1295, 1 MB 123/202/1470, 2 MB 107/177/1194.
-#: Small strips lose to per-task thread overhead; 1 MB is near the flat bottom.
+#: Small strips lose to per-task thread overhead.
 STRIP_BYTES = 1024 * 1024
+
+#: The same for the direct method, whose strips now pad their own input rows:
+#: sharpen / 3x3 random / 5x5 random, median ms of 7, two sweeps:
+#: 1 MB 69-61/81-82/182-176, 1.5 MB 60/80-79/154-151, 2 MB 56-62/71-68/147-146,
+#: 3 MB 70-62/102-96/242-206.
+DIRECT_STRIP_BYTES = 2 * 1024 * 1024
 
 #: Direct cost per tap per million output samples, summed over threads (ms).
 #: Measured (2160x3840x3 float32 = 24.9 M samples, 2 threads, shared machine so
@@ -172,10 +179,12 @@ class Plan:
         return self.explain()
 
 
-def strip_rows(out_w: int, channels: int, itemsize: int, out_h: int) -> int:
-    """Output rows per strip so the accumulator is about :data:`STRIP_BYTES`."""
+def strip_rows(
+    out_w: int, channels: int, itemsize: int, out_h: int, target: int | None = None
+) -> int:
+    """Output rows per strip so the accumulator is about ``target`` (:data:`STRIP_BYTES`)."""
     per_row = max(1, out_w * channels * itemsize)
-    return int(min(out_h, max(1, STRIP_BYTES // per_row)))
+    return int(min(out_h, max(1, (target or STRIP_BYTES) // per_row)))
 
 
 def low_rank(
@@ -272,7 +281,7 @@ def plan_correlation(
     sh, sw = geometry.stride
     itemsize = np.dtype(dtype).itemsize
     mega_out = oh * ow * o / 1e6
-    rows = strip_rows(ow, max(c, o), itemsize, oh)
+    rows = strip_rows(ow, max(c, o), itemsize, oh, DIRECT_STRIP_BYTES)
     n_strips = -(-oh // rows)
     nz = int(np.count_nonzero(np.any(w.reshape(-1, kh, kw) != 0, axis=0)))
     par = max(1, min(threads, n_strips))
