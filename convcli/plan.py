@@ -65,33 +65,35 @@ STRIP_BYTES = 1024 * 1024
 #: 3 MB 70-62/102-96/242-206.
 DIRECT_STRIP_BYTES = 2 * 1024 * 1024
 
-#: Direct cost per tap per million output samples, summed over threads (ms).
-#: Measured (2160x3840x3 float32 = 24.9 M samples, 2 threads, shared machine so
-#: +-30%): 3x3 random 113 ms, 5x5 200-350 ms, 9x9 480 ms, 15x15 1300-1900 ms,
-#: i.e. 0.65-1.0 ms per tap per million samples.
-MS_PER_TAP = 0.8
+#: Direct cost per tap per million output samples, summed over threads (ms),
+#: and its fixed part (allocating the output, padding each strip's rows).
+#: Re-measured after strips began padding their own rows (2160x3840x3 float32
+#: = 24.9 M samples, 2 threads, median of 5-7): 5 taps (sharpen) 56-64 ms,
+#: 3x3 random 68-82, 5x5 random 146-185, 9x9 random 398-456, 11x11 620,
+#: 13x13 917: about 38 ms + 5 ms per tap, i.e. 3 + 0.4 per tap per million
+#: samples per thread.
+MS_PER_TAP = 0.4
+MS_DIRECT_FIXED = 3.0
 #: Separable cost per 1-D tap per million samples (ms), and the fixed cost of
-#: each rank component per million samples of its padded-width intermediate
-#: (filling it, the products, the second pass's reads).  Measured rank-1
-#: gaussians on 2160x3840x3 float32: 3x3 164, 5x5 387, 9x9 297, 15x15 367-490,
-#: 31x31 370, 63x63 1230-1400 ms: nearly flat up to 31, so the fixed part
-#: dominates (63x63 suggests ~0.4 per tap).  These put 3x3 and 5x5 on the
-#: direct path (5x5 direct 256 ms) and separable from 7x7.
-MS_SEPARABLE_TAP = 0.4
-MS_PER_PASS = 20.0
+#: each rank component per million samples of its padded-width intermediate.
+#: Measured rank-1 gaussians on 2160x3840x3 float32 (first taps writing their
+#: targets): 3x3 84, 5x5 108, 9x9 146, 15x15 176, 31x31 358, 63x63 675 ms:
+#: about 55 ms + 4.9 ms per 1-D tap.  These put 5x5 gaussians on the
+#: separable path (direct 158 ms) and leave 3x3 kernels on the direct one.
+MS_SEPARABLE_TAP = 0.39
+MS_PER_PASS = 4.4
 #: Box cost per million output samples, summed over threads (ms): 2160x3840x3
-#: float32 measured 230-420 ms for 3x3 ... 63x63 (flat), i.e. ~24.  Beats the
-#: separable path of a box kernel from about 11x11 (measured 15x15: box 360
-#: vs separable 450 ms; 63x63: 420 vs 1230 ms).
+#: float32 measured 264-370 ms for 3x3 ... 63x63 (flat), i.e. ~24.  Beats the
+#: separable path of a box kernel from about 31x31 (measured 15x15: box 339
+#: vs separable 208 ms; 31x31: 370 vs 395; 63x63: 264 vs 847).
 MS_BOX = 24.0
 #: FFT cost per million stride-1 samples for a 256x256 tile and a small kernel
-#: (ms): 2160x3840x3 float32 measured 630-1300 ms for 5x5 ... 63x63 (flat; the
-#: machine is shared, so +-30%); the thread pool gave no gain over 1 thread
-#: (1 thread 945-1176 ms), so the model assumes none.  With 36, FFT is
-#: ~1000 ms for a 4K RGB image and beats direct (0.8 ms/tap) from 11x11 random
-#: kernels (measured 9x9: direct ~600, fft 1010 ms; 15x15: direct 1300-1900,
-#: fft 1000-1300 ms); see :func:`fft_tile` for the tile's factor.
-MS_FFT = 36.0
+#: (ms), all threads together: 2160x3840x3 float32 measured 460-550 ms for
+#: 7x7 ... 31x31 (flat) on a quiet machine (earlier, shared: 630-1300).  With
+#: 19, FFT beats direct from 11x11 random kernels (measured 9x9: direct 398,
+#: fft 503 ms; 11x11: 620 vs 517; 13x13: 917 vs 460); see :func:`fft_tile`
+#: for the tile's factor.
+MS_FFT = 19.0
 #: FFT tile sizes tried (fast sizes).  Measured at 31x31: 128 688, 256 633,
 #: 512 1152, 1024 836 ms; at 63x63 512-1024 are best.  A tile must be at least
 #: four times the dilated kernel (the largest tile is always allowed).
@@ -288,7 +290,9 @@ def plan_correlation(
 
     # a channel-mixing tap is a (C, O) matrix product per pixel: C times the work
     mix = 1 if depthwise else c
-    costs: dict[str, float] = {"direct": MS_PER_TAP * max(nz, 1) * mix * mega_out / par}
+    costs: dict[str, float] = {
+        "direct": (MS_DIRECT_FIXED + MS_PER_TAP * max(nz, 1) * mix) * mega_out / par
+    }
     notes: dict[str, str] = {}
     factors = None
     rank = 0

@@ -166,7 +166,11 @@ def test_convolve_accepts_method(rng):
     ("name", "kernel", "method"),
     [
         ("gaussian 15x15", gaussian(15), "separable"),
-        ("box 15x15", np.full((15, 15), 1 / 225), "box"),
+        ("box 15x15", np.full((15, 15), 1 / 225), "separable"),
+        ("box 63x63", np.full((63, 63), 1 / 63**2), "box"),
+        ("gaussian 5x5", gaussian(5), "separable"),
+        ("random 9x9", np.random.default_rng(5).normal(size=(9, 9)), "direct"),
+        ("random 13x13", np.random.default_rng(6).normal(size=(13, 13)), "fft"),
         ("random 31x31", np.random.default_rng(1).normal(size=(31, 31)), "fft"),
         ("random 3x3", np.random.default_rng(2).normal(size=(3, 3)), "direct"),
         ("gaussian 3x3", gaussian(3, 0.8), "direct"),
