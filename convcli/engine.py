@@ -195,6 +195,10 @@ class _PaddedArray:
         """The whole padded image."""
         return self._xp
 
+    def interior(self, start: int, stop: int) -> None:
+        """Already padded: strips read :meth:`rows` views, nothing to save."""
+        return None
+
 
 class _PaddedOnDemand:
     """Rows of the padded image made when a strip asks for them.
@@ -243,6 +247,26 @@ class _PaddedOnDemand:
                     buf[:, cols][:, source < 0] = self._cval
         return buf
 
+    def interior(self, start: int, stop: int) -> npt.NDArray[np.generic] | None:
+        """The image's rows for padded rows ``start:stop``, or None at the border.
+
+        A view in the image's own dtype; None when any of the rows is padding.
+        """
+        top = self._geom.pad_rows[0]
+        if start - top < 0 or stop - top > self._img.shape[0]:
+            return None
+        return self._img[start - top : stop - top]
+
+    def columns(self, start: int, stop: int, col0: int, col1: int) -> FloatArray:
+        """Padded rows ``start:stop``, padded columns ``col0:col1`` (interior rows only)."""
+        top, left = self._geom.pad_rows[0], self._geom.pad_cols[0]
+        w = self._img.shape[1]
+        source = border_index(np.arange(col0, col1) - left, w, self._border)
+        block = self._img[start - top : stop - top, np.maximum(source, 0)].astype(self.dtype)
+        if (source < 0).any():
+            block[:, source < 0] = self._cval
+        return block
+
     def whole(self) -> FloatArray:
         """The whole padded image (one array)."""
         return pad(
@@ -260,9 +284,7 @@ _Source = _PaddedArray | _PaddedOnDemand
 
 def _strip_input(src: _Source, geom: Geometry, r0: int, r1: int) -> FloatArray:
     """The padded input rows that output rows ``r0:r1`` read (first row: ``r0 * S``)."""
-    sh, dh = geom.stride[0], geom.dilation[0]
-    first = r0 * sh
-    return src.rows(first, first + (r1 - 1 - r0) * sh + (geom.kernel_hw[0] - 1) * dh + 1)
+    return src.rows(*_strip_rows_span(geom, r0, r1))
 
 
 def _direct(src: _Source, w: npt.NDArray[np.float64], geom: Geometry, plan: Plan) -> FloatArray:
@@ -276,25 +298,133 @@ def _direct(src: _Source, w: npt.NDArray[np.float64], geom: Geometry, plan: Plan
 
     def run_strip(bounds: tuple[int, int]) -> None:
         r0, r1 = bounds
-        block = _strip_input(src, geom, r0, r1)
         acc = out[r0:r1]
         if not taps:
             acc.fill(0)
             return
+        if depthwise:
+            _direct_depthwise_strip(src, acc, r0, r1, groups, geom)
+            return
+        block = _strip_input(src, geom, r0, r1)
         tmp = np.empty_like(acc)
         for i, (p, q, wt) in enumerate(taps):
             rs, cs = geom.tap_slices(p, q, 0, r1 - r0)
             # the first tap writes the accumulator: no zero fill, one add fewer
-            target = acc if i == 0 else tmp
-            if depthwise:
-                np.multiply(block[rs, cs], wt, out=target)
-            else:
-                np.matmul(block[rs, cs], wt, out=target)
+            np.matmul(block[rs, cs], wt, out=acc if i == 0 else tmp)
             if i:
                 acc += tmp
 
+    groups = _equal_weight_groups(taps) if depthwise else []
     _run_jobs(run_strip, _strips(oh, plan.strip_rows), plan.threads)
     return out
+
+
+def _strip_rows_span(geom: Geometry, r0: int, r1: int) -> tuple[int, int]:
+    """Padded input rows ``start:stop`` that output rows ``r0:r1`` read."""
+    sh, dh = geom.stride[0], geom.dilation[0]
+    first = r0 * sh
+    return first, first + (r1 - 1 - r0) * sh + (geom.kernel_hw[0] - 1) * dh + 1
+
+
+def _direct_depthwise_strip(
+    src: _Source,
+    acc: FloatArray,
+    r0: int,
+    r1: int,
+    groups: list[tuple[Any, list[tuple[int, int]]]],
+    geom: Geometry,
+) -> None:
+    """One strip of a per-channel kernel.
+
+    A strip whose input rows all lie inside the image reads them in place
+    (no padded copy, no float conversion pass) for the output columns whose
+    taps stay inside the image, and pads only the few columns at each edge.
+    Other strips use a padded copy of their rows.
+    """
+    start, stop = _strip_rows_span(geom, r0, r1)
+    sw, dw = geom.stride[1], geom.dilation[1]
+    ow = geom.out_hw[1]
+    left = geom.pad_cols[0]
+    width = geom.in_hw[1]
+    span = (geom.kernel_hw[1] - 1) * dw
+    inside = src.interior(start, stop)
+    # output columns j whose taps j*S + q*D (padded) stay inside [left, left + W)
+    j0 = -(-left // sw)
+    j1 = min(ow, (left + width - 1 - span) // sw + 1)
+    if inside is None or j1 <= j0:
+        block = _strip_input(src, geom, r0, r1)
+        _add_weighted_groups(acc, block, groups, geom, 0)
+        return
+    _add_weighted_groups(acc[:, j0:j1], inside, groups, geom, j0 * sw - left)
+    for a, b in ((0, j0), (j1, ow)):
+        if b > a:
+            col0 = a * sw
+            edge = src.columns(start, stop, col0, (b - 1) * sw + span + 1)  # type: ignore[union-attr]
+            _add_weighted_groups(acc[:, a:b], edge, groups, geom, 0)
+
+
+def _equal_weight_groups(
+    taps: list[tuple[int, int, Any]],
+) -> list[tuple[Any, list[tuple[int, int]]]]:
+    """Depthwise taps grouped by equal weight, in first-seen order."""
+    groups: dict[bytes, tuple[Any, list[tuple[int, int]]]] = {}
+    for p, q, wt in taps:
+        groups.setdefault(np.asarray(wt).tobytes(), (wt, []))[1].append((p, q))
+    return list(groups.values())
+
+
+def _add_weighted_groups(
+    acc: FloatArray,
+    block: npt.NDArray[np.generic],
+    groups: list[tuple[Any, list[tuple[int, int]]]],
+    geom: Geometry,
+    col0: int,
+) -> None:
+    """``acc = sum of weight * shifted block`` over depthwise taps, in few passes.
+
+    ``acc`` has shape (n, m, C); tap ``(p, q)`` reads ``block`` rows
+    ``p*D .. `` every ``S`` and columns from ``col0 + q*D``, every ``S``.
+
+    Taps of equal weight are summed first and multiplied once; weights of +1
+    and -1 need no product at all.  The first operation writes ``acc`` (no
+    zero fill).  A 3x3 sharpen takes 5 passes over the strip instead of 9, a
+    3x3 box 9 instead of 17.
+    """
+    n, m = acc.shape[:2]
+    sh, sw = geom.stride
+    dh, dw = geom.dilation
+    dt = acc.dtype
+    tmp = np.empty_like(acc)
+
+    def tap(p: int, q: int) -> npt.NDArray[np.generic]:
+        c = col0 + q * dw
+        return block[p * dh : p * dh + (n - 1) * sh + 1 : sh, c : c + (m - 1) * sw + 1 : sw]
+
+    first = True
+    for wt, positions in groups:
+        views = [tap(p, q) for p, q in positions]
+        unit = bool(np.all(wt == 1)) or bool(np.all(wt == -1))
+        if unit or len(views) == 1:
+            sign_only = unit and bool(np.all(wt == 1))
+            for view in views:
+                if first:
+                    np.multiply(view, wt, out=acc, dtype=dt)
+                    first = False
+                elif unit:
+                    (np.add if sign_only else np.subtract)(acc, view, out=acc, dtype=dt)
+                else:
+                    np.multiply(view, wt, out=tmp, dtype=dt)
+                    acc += tmp
+            continue
+        target = acc if first else tmp
+        # dtype: integer image rows read in place must not add in their own type
+        np.add(views[0], views[1], out=target, dtype=dt)
+        for view in views[2:]:
+            np.add(target, view, out=target, dtype=dt)
+        target *= wt
+        if not first:
+            acc += tmp
+        first = False
 
 
 def _separable(src: _Source, geom: Geometry, plan: Plan) -> FloatArray:

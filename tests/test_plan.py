@@ -241,3 +241,84 @@ def test_stride_makes_fft_less_attractive():
 def test_forcing_a_method_that_cannot_run_is_a_clear_error(kernel, method, pattern):
     with pytest.raises(OptionError, match=pattern):
         correlate(np.ones((6, 6, 3)), kernel, method=method)
+
+
+# -- direct taps of equal weight are summed before one product -------------------------
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    h=st.integers(1, 8),
+    w=st.integers(1, 8),
+    c=st.integers(1, 3),
+    kh=st.integers(1, 4),
+    kw=st.integers(1, 4),
+    seed=st.integers(0, 2**32 - 1),
+    border=st.sampled_from(BORDERS),
+    stride=st.integers(1, 2),
+    dilation=st.integers(1, 2),
+)
+def test_direct_with_repeated_weights_equals_naive(h, w, c, kh, kw, seed, border, stride, dilation):
+    r = np.random.default_rng(seed)
+    # few distinct values, +1 and -1 among them, so taps share weights
+    kernel = r.choice([-1.0, 1.0, 0.0, 0.5, 2.0, -3.0], size=(kh, kw))
+    x = r.uniform(-2, 2, size=(h, w, c))
+    pads = padding_amounts("same", kernel.shape, dilation=(dilation, dilation))
+    want = naive_correlate(x, kernel, pads, (stride, stride), (dilation, dilation), border, 0.5)
+    got = correlate(
+        x,
+        kernel,
+        method="direct",
+        dtype=np.float64,
+        border=border,
+        cval=0.5,
+        stride=stride,
+        dilation=dilation,
+    )
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    h=st.integers(1, 12),
+    w=st.integers(1, 12),
+    c=st.integers(1, 3),
+    kh=st.integers(1, 5),
+    kw=st.integers(1, 5),
+    seed=st.integers(0, 2**32 - 1),
+    border=st.sampled_from(BORDERS),
+    padding=st.sampled_from(["same", "valid", "full", 2]),
+    stride=st.integers(1, 3),
+    dilation=st.integers(1, 2),
+    integer_input=st.booleans(),
+)
+def test_direct_strips_reading_the_image_in_place_equal_naive(
+    h, w, c, kh, kw, seed, border, padding, stride, dilation, integer_input
+):
+    """One output row per strip, so most strips read inside rows in place."""
+    import convcli.plan
+
+    r = np.random.default_rng(seed)
+    kernel = r.choice([-1.0, 1.0, 0.0, 0.5, 2.0, -3.0, 0.25], size=(kh, kw))
+    if integer_input:
+        x = r.integers(0, 256, size=(h, w, c), dtype=np.uint8)  # sums overflow uint8
+    else:
+        x = r.uniform(-2, 2, size=(h, w, c))
+    pads = padding_amounts(padding, kernel.shape, dilation=(dilation, dilation))
+    want = naive_correlate(x, kernel, pads, (stride, stride), (dilation, dilation), border, 0.5)
+    if want.shape[0] < 1 or want.shape[1] < 1:
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(convcli.plan, "DIRECT_STRIP_BYTES", 1)
+        got = correlate(
+            x,
+            kernel,
+            method="direct",
+            dtype=np.float64,
+            padding=padding,
+            border=border,
+            cval=0.5,
+            stride=stride,
+            dilation=dilation,
+        )
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
