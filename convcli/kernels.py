@@ -78,11 +78,9 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib.resources
 import math
 import os
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +90,22 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import KernelError
+from convcli.preset_index import (
+    CATEGORIES,
+    GENERATORS,
+    KERNEL_PATH_ENV,
+    MAX_KERNEL_SIDE,
+    MAX_KERNEL_TAPS,
+    check_anchor,
+    check_size,
+    count_values,
+    finite_float,
+    kernel_search_path,
+    normalize_name,
+    position,
+    preset_index,
+    read_preset_file,
+)
 
 __all__ = [
     "CATEGORIES",
@@ -107,27 +121,8 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Largest kernel height or width accepted.
-MAX_KERNEL_SIDE = 4096
-#: Largest number of weights (all axes multiplied) accepted.
-MAX_KERNEL_TAPS = 16_000_000
-#: The allowed values of :attr:`Kernel.category`.
-CATEGORIES = ("blur", "edge", "sharpen", "emboss", "color", "other")
-#: Environment variable listing extra preset folders (``os.pathsep``-separated).
-KERNEL_PATH_ENV = "CONVCLI_KERNEL_PATH"
-
 _TEXT_SUFFIXES = (".txt", ".csv", ".mat")
 _FILE_SUFFIXES = (*_TEXT_SUFFIXES, ".toml", ".npy")
-_TOML_KEYS = (
-    "name",
-    "category",
-    "description",
-    "reference",
-    "weights",
-    "scale",
-    "offset",
-    "anchor",
-)
 _ZERO_SUM = 1e-12
 
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
@@ -204,15 +199,15 @@ class Kernel:
         label = f"kernel {self.name!r}"
         weights = _as_weights(self.weights, label)
         object.__setattr__(self, "weights", weights)
-        object.__setattr__(self, "scale", _finite_float(self.scale, f"{label}: `scale`"))
-        object.__setattr__(self, "offset", _finite_float(self.offset, f"{label}: `offset`"))
+        object.__setattr__(self, "scale", finite_float(self.scale, f"{label}: `scale`"))
+        object.__setattr__(self, "offset", finite_float(self.offset, f"{label}: `offset`"))
         if self.category not in CATEGORIES:
             msg = (
                 f"{label}: `category` must be one of {', '.join(CATEGORIES)}; got {self.category!r}"
             )
             raise KernelError(msg)
         if self.anchor is not None:
-            object.__setattr__(self, "anchor", _check_anchor(self.anchor, weights.shape, label))
+            object.__setattr__(self, "anchor", check_anchor(self.anchor, weights.shape, label))
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -269,7 +264,7 @@ class Kernel:
         >>> k.weights.tolist(), k.scale
         ([[0.25, 0.5, 0.25]], 1.0)
         """
-        factor = _finite_float(scale, "`scale`")
+        factor = finite_float(scale, "`scale`")
         w = self.effective_weights
         if normalize:
             if w.ndim == 4:
@@ -384,33 +379,6 @@ class Kernel:
 # --------------------------------------------------------------------------- validation
 
 
-def _check_size(shape: tuple[int, ...], label: str) -> None:
-    """Refuse empty shapes and those over MAX_KERNEL_SIDE / MAX_KERNEL_TAPS."""
-    if any(n <= 0 for n in shape):
-        msg = f"{label}: the kernel is empty (shape {shape})"
-        raise KernelError(msg)
-    if len(shape) >= 2 and max(shape[-2:]) > MAX_KERNEL_SIDE:
-        msg = (
-            f"{label}: a kernel of {shape[-1]}x{shape[-2]} (width x height) is too large; "
-            f"at most {MAX_KERNEL_SIDE} per side is allowed"
-        )
-        raise KernelError(msg)
-    taps = math.prod(shape)
-    if taps > MAX_KERNEL_TAPS:
-        msg = (
-            f"{label}: a kernel of shape {shape} has {taps} weights; "
-            f"at most {MAX_KERNEL_TAPS} are allowed"
-        )
-        raise KernelError(msg)
-
-
-def _position(index: tuple[int, ...]) -> str:
-    """Describe an array index: 'row r, column c' (1-based) for 2-D, else weights[i][j]..."""
-    if len(index) == 2:
-        return f"row {index[0] + 1}, column {index[1] + 1}"
-    return "weights" + "".join(f"[{i}]" for i in index) + " (0-based)"
-
-
 def _as_weights(value: Any, label: str) -> FloatArray:
     """Validate kernel weights and return a read-only float64 copy."""
     arr = np.asarray(value)
@@ -423,48 +391,15 @@ def _as_weights(value: Any, label: str) -> FloatArray:
             f"array; got {arr.ndim}-D with shape {arr.shape}"
         )
         raise KernelError(msg)
-    _check_size(tuple(int(n) for n in arr.shape), label)
+    check_size(tuple(int(n) for n in arr.shape), label)
     out = np.array(arr, dtype=np.float64, copy=True, order="C")
     finite = np.isfinite(out)
     if not finite.all():
         index = tuple(int(i) for i in np.argwhere(~finite)[0])
-        msg = f"{label}: {_position(index)} is {out[index]!r}; weights must be finite numbers"
+        msg = f"{label}: {position(index)} is {out[index]!r}; weights must be finite numbers"
         raise KernelError(msg)
     out.setflags(write=False)
     return out
-
-
-def _finite_float(value: Any, label: str) -> float:
-    """Return value as a finite float, or raise KernelError naming ``label``."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        msg = f"{label} must be a number; got {value!r}"
-        raise KernelError(msg)
-    out = float(value)
-    if not math.isfinite(out):
-        msg = f"{label} must be a finite number; got {value!r}"
-        raise KernelError(msg)
-    return out
-
-
-def _check_anchor(anchor: Any, shape: tuple[int, ...], label: str) -> tuple[int, int]:
-    """Validate an anchor (row, col) against the kernel's last two axes."""
-    kh, kw = shape[-2:]
-    ok = (
-        isinstance(anchor, tuple | list)
-        and len(anchor) == 2
-        and all(isinstance(a, int | np.integer) and not isinstance(a, bool) for a in anchor)
-    )
-    if not ok:
-        msg = f"{label}: `anchor` must be two integers [row, col]; got {anchor!r}"
-        raise KernelError(msg)
-    row, col = int(anchor[0]), int(anchor[1])
-    if not (0 <= row < kh and 0 <= col < kw):
-        msg = (
-            f"{label}: `anchor` (row {row}, col {col}) lies outside the {kw}x{kh} kernel; "
-            f"rows go 0..{kh - 1} and columns 0..{kw - 1}"
-        )
-        raise KernelError(msg)
-    return (row, col)
 
 
 # --------------------------------------------------------------------------- TOML writing
@@ -544,19 +479,17 @@ def _parse_row(text: str, label: str) -> list[float]:
     return [_parse_number(tok, f"{label}, column {j}") for j, tok in enumerate(tokens, 1)]
 
 
-def _count(n: int) -> str:
-    """Return '1 value' or 'n values'."""
-    return f"{n} value" if n == 1 else f"{n} values"
-
-
 def _rows_to_array(rows: list[list[float]], labels: list[str], context: str) -> FloatArray:
     """Stack parsed rows into a 2-D array, refusing ragged rows."""
     width = len(rows[0])
     for row, label in zip(rows[1:], labels[1:], strict=True):
         if len(row) != width:
-            msg = f"{context}: {label} has {_count(len(row))} but {labels[0]} has {_count(width)}"
+            msg = (
+                f"{context}: {label} has {count_values(len(row))} "
+                f"but {labels[0]} has {count_values(width)}"
+            )
             raise KernelError(msg)
-    _check_size((len(rows), width), context)
+    check_size((len(rows), width), context)
     return np.array(rows, dtype=np.float64)
 
 
@@ -609,7 +542,7 @@ def _parse_imagemagick(text: str, head: str, body: str) -> Kernel:
     if width == 0 or height == 0:
         msg = f"{context}: width and height must be positive integers"
         raise KernelError(msg)
-    _check_size((height, width), context)
+    check_size((height, width), context)
     anchor: tuple[int, int] | None = None
     if geometry.group(3) is not None:
         col, row = int(geometry.group(3)), int(geometry.group(4))
@@ -716,105 +649,19 @@ def _parse_text_file(path: Path, display: str) -> Kernel:
     )
 
 
-def _nested_to_array(value: Any, label: str) -> FloatArray:
-    """Turn a TOML nested list into an array, naming the place of any fault."""
-    if not isinstance(value, list):
-        msg = f"{label}: `weights` must be a nested list of numbers; got {value!r}"
-        raise KernelError(msg)
-    shape: list[int] = []
-    probe: Any = value
-    while isinstance(probe, list):
-        if not probe:
-            msg = f"{label}: `weights` is empty (an empty list at depth {len(shape)})"
-            raise KernelError(msg)
-        shape.append(len(probe))
-        if len(shape) > 4:
-            break
-        probe = probe[0]
-    if len(shape) not in (2, 3, 4):
-        msg = (
-            f"{label}: `weights` must be a 2-D, 3-D or 4-D nested list; "
-            f"got {'more than 4' if len(shape) > 4 else len(shape)} level(s) of nesting"
-        )
-        raise KernelError(msg)
-    _check_size(tuple(shape), label)
-    flat: list[float] = []
-
-    def walk(node: Any, index: tuple[int, ...]) -> None:
-        depth = len(index)
-        if depth == len(shape):
-            if isinstance(node, bool) or not isinstance(node, int | float):
-                msg = f"{label}: {_position(index)} is {node!r}, not a number"
-                raise KernelError(msg)
-            if not math.isfinite(node):
-                msg = f"{label}: {_position(index)} is {node!r}; weights must be finite numbers"
-                raise KernelError(msg)
-            flat.append(float(node))
-            return
-        if not isinstance(node, list) or len(node) != shape[depth]:
-            if len(shape) == 2 and depth == 1:
-                what = f"row {index[0] + 1}"
-                first = "row 1"
-            else:
-                what = "weights" + "".join(f"[{i}]" for i in index)
-                first = "weights" + "[0]" * depth
-            got = _count(len(node)) if isinstance(node, list) else f"the value {node!r}"
-            msg = f"{label}: {what} has {got} but {first} has {_count(shape[depth])}"
-            raise KernelError(msg)
-        for i, child in enumerate(node):
-            walk(child, (*index, i))
-
-    walk(value, ())
-    return np.array(flat, dtype=np.float64).reshape(shape)
-
-
 def _parse_toml_file(path: Path, display: str, *, source: str, preset: str | None) -> Kernel:
     """Parse a preset-format TOML file; ``preset`` overrides the name."""
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        msg = f"{display}: invalid TOML: {exc}"
-        raise KernelError(msg) from None
-    except UnicodeDecodeError:
-        msg = f"{display}: invalid TOML: the file is not UTF-8 text"
-        raise KernelError(msg) from None
-    except OSError as exc:
-        msg = f"cannot read kernel file {display}: {exc.strerror or exc}"
-        raise KernelError(msg) from None
-    unknown = sorted(set(data) - set(_TOML_KEYS))
-    if unknown:
-        msg = f"{display}: unknown key {unknown[0]!r}; allowed keys are {', '.join(_TOML_KEYS)}"
-        raise KernelError(msg)
-    if "weights" not in data:
-        msg = f"{display}: the `weights` key is missing"
-        raise KernelError(msg)
-    texts: dict[str, str] = {}
-    for key in ("name", "category", "description", "reference"):
-        if key in data and not isinstance(data[key], str):
-            msg = f"{display}: `{key}` must be a string; got {data[key]!r}"
-            raise KernelError(msg)
-        texts[key] = data.get(key, "")
-    category = texts["category"] or "other"
-    if category not in CATEGORIES:
-        msg = f"{display}: `category` must be one of {', '.join(CATEGORIES)}; got {category!r}"
-        raise KernelError(msg)
-    weights = _nested_to_array(data["weights"], display)
-    scale = _finite_float(data.get("scale", 1.0), f"{display}: `scale`")
-    offset = _finite_float(data.get("offset", 0.0), f"{display}: `offset`")
-    anchor = None
-    if "anchor" in data:
-        anchor = _check_anchor(data["anchor"], weights.shape, display)
+    data = read_preset_file(path, display)
     return Kernel(
-        name=preset if preset is not None else (texts["name"] or path.name),
-        weights=weights,
-        scale=scale,
-        offset=offset,
-        category=category,
-        description=texts["description"],
+        name=preset if preset is not None else (data.name or path.name),
+        weights=np.array(data.values, dtype=np.float64).reshape(data.shape),
+        scale=data.scale,
+        offset=data.offset,
+        category=data.category,
+        description=data.description,
         source=source,
-        anchor=anchor,
-        reference=texts["reference"],
+        anchor=data.anchor,
+        reference=data.reference,
     )
 
 
@@ -839,7 +686,7 @@ def _parse_npy_file(path: Path, display: str) -> Kernel:
             f"got {arr.ndim}-D with shape {arr.shape}"
         )
         raise KernelError(msg)
-    _check_size(tuple(int(n) for n in arr.shape), label)
+    check_size(tuple(int(n) for n in arr.shape), label)
     weights = np.array(arr, dtype=np.float64)
     del arr
     return Kernel(
@@ -941,7 +788,7 @@ def _sigma_size(
             )
             raise KernelError(msg)
         size = max(2 * math.ceil(3 * sigma) + 1, minimum)
-    _check_size((size, size), gen)
+    check_size((size, size), gen)
     return sigma, size
 
 
@@ -975,7 +822,7 @@ def _gen_box(spec: str, args: dict[str, str]) -> Kernel:
     if width < 1 or height < 1:
         msg = f"box: `size` must be N or WxH (width x height) with positive integers; got {raw!r}"
         raise KernelError(msg)
-    _check_size((height, width), "box")
+    check_size((height, width), "box")
     return Kernel(
         name=spec,
         weights=np.ones((height, width)),
@@ -997,7 +844,7 @@ def _gen_motion(spec: str, args: dict[str, str]) -> Kernel:
     half = (length - 1) / 2
     hr = math.ceil(half * abs(dr)) + 1
     hc = math.ceil(half * abs(dc)) + 1
-    _check_size((2 * hr + 1, 2 * hc + 1), "motion")
+    check_size((2 * hr + 1, 2 * hc + 1), "motion")
     grid = np.zeros((2 * hr + 1, 2 * hc + 1))
     for k in range(length):
         t = k - half
@@ -1073,15 +920,6 @@ def _gen_unsharp(spec: str, args: dict[str, str]) -> Kernel:
     )
 
 
-#: Generator name -> parameter names (in positional order).
-GENERATORS: dict[str, tuple[str, ...]] = {
-    "box": ("size",),
-    "gaussian": ("sigma", "size"),
-    "log": ("sigma", "size"),
-    "motion": ("length", "angle"),
-    "unsharp": ("sigma", "amount", "size"),
-}
-
 _GENERATOR_FUNCS: dict[str, Callable[[str, dict[str, str]], Kernel]] = {
     "box": _gen_box,
     "gaussian": _gen_gaussian,
@@ -1134,91 +972,6 @@ def _parse_params(gen: str, text: str) -> dict[str, str]:
 # --------------------------------------------------------------------------- registry
 
 
-def _normalize_name(name: str) -> str:
-    """Case-fold a preset name and treat '_' like '-'."""
-    return name.strip().lower().replace("_", "-")
-
-
-def _builtin_dir() -> Path:
-    """Return the built-in preset folder: in the wheel, else the checkout's kernels/."""
-    installed = importlib.resources.files("convcli") / "kernels"
-    if isinstance(installed, Path) and installed.is_dir():
-        return installed
-    return Path(__file__).resolve().parent.parent / "kernels"
-
-
-def _search_path(env_value: str) -> list[tuple[str, Path]]:
-    entries = [("builtin", _builtin_dir())]
-    for part in env_value.split(os.pathsep):
-        if part.strip():
-            folder = Path(part.strip()).expanduser()
-            entries.append((f"user:{folder}", folder))
-    return entries
-
-
-def kernel_search_path() -> list[tuple[str, Path]]:
-    """Return the preset folders as ``(source label, folder)`` pairs.
-
-    The built-in folder comes first, then each folder of
-    ``CONVCLI_KERNEL_PATH`` labelled ``user:<dir>``.  When names clash, the
-    first user folder that has the name wins, and user folders win over the
-    built-in one.  Folders that do not exist are listed but ignored.
-
-    Returns
-    -------
-    list of (str, Path)
-
-    Examples
-    --------
-    >>> kernel_search_path()[0][0]
-    'builtin'
-    """
-    return _search_path(os.environ.get(KERNEL_PATH_ENV, ""))
-
-
-def _dir_stamp(folder: Path) -> int:
-    try:
-        return folder.stat().st_mtime_ns if folder.is_dir() else -1
-    except OSError:
-        return -1
-
-
-@functools.lru_cache(maxsize=16)
-def _preset_index_cached(
-    entries: tuple[tuple[str, str, int], ...],
-) -> dict[str, tuple[Path, str]]:
-    index: dict[str, tuple[Path, str]] = {}
-    # Builtin first, then user folders from last to first, so earlier folders overwrite.
-    ordered = [entries[0], *reversed(entries[1:])]
-    for label, folder, stamp in ordered:
-        if stamp == -1:
-            continue
-        found: dict[str, tuple[Path, str]] = {}
-        try:
-            files = sorted(Path(folder).glob("*.toml"))
-        except OSError:
-            continue
-        for file in files:
-            found.setdefault(_normalize_name(file.stem), (file, label))
-        index.update(found)
-    return index
-
-
-def _preset_index(*, refresh: bool = False) -> dict[str, tuple[Path, str]]:
-    """Map normalized preset name -> (file, source label), highest precedence kept.
-
-    The listing is cached per folder modification time; ``refresh`` rebuilds
-    it (used before reporting an unknown name, as a file may have been added
-    within the file system's timestamp resolution).
-    """
-    entries = tuple(
-        (label, str(folder), _dir_stamp(folder)) for label, folder in kernel_search_path()
-    )
-    if refresh:
-        _preset_index_cached.cache_clear()
-    return _preset_index_cached(entries)
-
-
 def _load_preset_file(key: str, index: dict[str, tuple[Path, str]]) -> Kernel:
     path, label = index[key]
     return _load_file(path, str(path), source=label, preset=path.stem)
@@ -1226,7 +979,7 @@ def _load_preset_file(key: str, index: dict[str, tuple[Path, str]]) -> Kernel:
 
 def _unknown(spec: str, key: str) -> KernelError:
     """Build the 'unknown kernel' error, with the closest preset names."""
-    names = sorted({*_preset_index(), *GENERATORS})
+    names = sorted({*preset_index(), *GENERATORS})
     close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
     hint = (
         f"did you mean {', '.join(close)}?"
@@ -1239,10 +992,10 @@ def _unknown(spec: str, key: str) -> KernelError:
 
 def _load_preset(text: str) -> Kernel:
     name, colon, params = text.partition(":")
-    key = _normalize_name(name)
-    index = _preset_index()
+    key = normalize_name(name)
+    index = preset_index()
     if key not in index and key not in GENERATORS:
-        index = _preset_index(refresh=True)
+        index = preset_index(refresh=True)
     if not colon:
         if key in index:
             return _load_preset_file(key, index)
@@ -1333,7 +1086,7 @@ def load_kernel(spec: str | os.PathLike[str]) -> Kernel:
     if has_separator:
         msg = f"kernel file not found: {text!r}"
         raise KernelError(msg)
-    raise _unknown(text, _normalize_name(name))
+    raise _unknown(text, normalize_name(name))
 
 
 def list_kernels() -> list[Kernel]:
@@ -1358,7 +1111,7 @@ def list_kernels() -> list[Kernel]:
     >>> "sobel-x" in names and "gaussian" in names
     True
     """
-    index = _preset_index()
+    index = preset_index()
     kernels = [_load_preset_file(key, index) for key in index]
     kernels.extend(_GENERATOR_FUNCS[g](g, {}) for g in GENERATORS if g not in index)
-    return sorted(kernels, key=lambda k: (_normalize_name(k.name), k.name))
+    return sorted(kernels, key=lambda k: (normalize_name(k.name), k.name))

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from convcli import kernels as kmod
+from convcli import preset_index
 from convcli.errors import KernelError, UsageError
 from convcli.kernels import (
     CATEGORIES,
@@ -1170,9 +1171,130 @@ def test_broken_user_preset_is_reported_by_name(
 def test_installed_layout_is_preferred(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "kernels").mkdir()
     write(tmp_path / "kernels" / "only-installed.toml", "weights = [[5]]\n")
-    monkeypatch.setattr(kmod.importlib.resources, "files", lambda _pkg: tmp_path)
+    monkeypatch.setattr(preset_index, "_PACKAGE_DIR", tmp_path)  # as if installed there
     assert kernel_search_path()[0] == ("builtin", tmp_path / "kernels")
     assert load_kernel("only-installed").weights.tolist() == [[5]]
+
+
+# --------------------------------------------------------------------------- NumPy-free listing
+
+
+def summary_of(k: Kernel) -> tuple[object, ...]:
+    """What `kernels list` showed before preset_index existed, from the full Kernel."""
+    return (k.name, k.category, k.shape, float(k.effective_weights.sum()), k.source, k.description)
+
+
+def info_of(p: preset_index.PresetInfo) -> tuple[object, ...]:
+    return (p.name, p.category, p.shape, p.weight_sum, p.source, p.description)
+
+
+def toml_rows(arr: np.ndarray) -> str:
+    return repr(arr.tolist())
+
+
+@pytest.fixture
+def user_presets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A user folder whose presets shadow a file and a generator, with 3-D/4-D and large kernels."""
+    rng = np.random.default_rng(7)
+    write(tmp_path / "sharpen.toml", USER_SHARPEN)
+    write(
+        tmp_path / "My_Blur.toml", 'category = "blur"\nscale = 0.7\nweights = [[0.1, 0.2, 0.3]]\n'
+    )
+    write(
+        tmp_path / "gaussian.toml",
+        f"scale = 0.1\nanchor = [0, 1]\nweights = {toml_rows(rng.uniform(-1, 1, (3, 2, 2)))}\n",
+    )
+    write(
+        tmp_path / "mix.toml",
+        f'category = "color"\nweights = {toml_rows(rng.uniform(0, 1, (3, 3, 1, 1)))}\n',
+    )
+    # 37 x 41 = 1517 taps: several levels of numpy's pairwise summation
+    write(
+        tmp_path / "big.toml",
+        f'description = "random"\nscale = 0.3\noffset = 4\n'
+        f"weights = {toml_rows(rng.normal(0, 1e3, (37, 41)))}\n",
+    )
+    monkeypatch.setenv(kmod.KERNEL_PATH_ENV, str(tmp_path))
+    return tmp_path
+
+
+def test_list_presets_matches_list_kernels_for_builtin_presets() -> None:
+    infos = preset_index.list_presets()
+    assert [info_of(p) for p in infos] == [summary_of(k) for k in list_kernels()]
+
+
+def test_list_presets_matches_list_kernels_with_user_presets(user_presets: Path) -> None:
+    infos = {p.name: p for p in preset_index.list_presets()}
+    assert infos["gaussian"].source == f"user:{user_presets}"  # the file hides the generator
+    assert infos["mix"].shape == (3, 3, 1, 1)
+    assert [info_of(p) for p in infos.values()] == [summary_of(k) for k in list_kernels()]
+
+
+def test_generator_defaults_match_the_generators() -> None:
+    defaults = preset_index._GENERATOR_DEFAULTS
+    assert set(defaults) == set(kmod.GENERATORS)
+    for name, info in defaults.items():
+        k = load_kernel(f"{name}:")  # the generator with its default parameters
+        assert info.name == name
+        assert (info.category, info.shape, info.source, info.description) == (
+            k.category,
+            k.shape,
+            k.source,
+            k.description,
+        ), name
+        # Frozen from this machine's NumPy; np.exp may round differently elsewhere.
+        assert info.weight_sum == pytest.approx(float(k.effective_weights.sum()), abs=1e-12), name
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("weights = [[1, 2], [3]]\n", "row 2 has 1 value"),
+        ('weights = [[1]]\ncategory = "nope"\n', "`category` must be one of"),
+        ("weights = [[1, 2]]\nanchor = [5, 0]\n", "`anchor` (row 5, col 0) lies outside"),
+        ('weights = [[1]]\nscale = "x"\n', "`scale` must be a number"),
+        ("weights = [[1]]\nfoo = 1\n", "unknown key 'foo'"),
+        ("weights = [[1, 2]\n", "invalid TOML"),
+        ("weights = [[nan]]\n", "weights must be finite numbers"),
+        ('name = "x"\n', "the `weights` key is missing"),
+    ],
+)
+def test_list_presets_rejects_broken_files_like_list_kernels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, fragment: str
+) -> None:
+    write(tmp_path / "broken.toml", text)
+    monkeypatch.setenv(kmod.KERNEL_PATH_ENV, str(tmp_path))
+    with pytest.raises(KernelError) as full:
+        list_kernels()
+    with pytest.raises(KernelError) as fast:
+        preset_index.list_presets()
+    assert str(fast.value) == str(full.value)
+    assert fragment in str(fast.value)
+    assert "broken.toml" in str(fast.value)
+
+
+@given(
+    arr=hnp.arrays(
+        np.float64,
+        st.one_of(
+            hnp.array_shapes(min_dims=2, max_dims=4, min_side=1, max_side=6),
+            st.tuples(st.integers(1, 40), st.integers(1, 60)),
+        ),
+        elements=st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, width=64),
+    ),
+    scale=st.one_of(st.just(1.0), st.floats(-1e3, 1e3, allow_nan=False, width=64)),
+)
+def test_weight_sum_is_numpy_sum_bit_for_bit(arr: np.ndarray, scale: float) -> None:
+    want = float(np.multiply(arr, scale, dtype=np.float64).sum())
+    got = preset_index.weight_sum(arr.ravel().tolist(), scale)
+    assert repr(got) == repr(want)  # same bits, sign of zero included (JSON prints it)
+
+
+def test_weight_sum_is_not_a_left_to_right_sum() -> None:
+    values = [0.1] * 10  # 8 running sums, then the rest: not what sum() gets
+    assert preset_index.weight_sum(values) == float(np.sum(values)) == 1.0
+    assert sum(values) != 1.0
+    assert repr(preset_index.weight_sum([0.0] * 9, -1.0)) == repr(float(np.sum(np.zeros(9) * -1)))
 
 
 # --------------------------------------------------------------------------- properties

@@ -10,7 +10,7 @@ from convcli.cli.app import kernels_app
 from convcli.cli.common import emit_json, out_console, print_weights, shape_text
 
 if TYPE_CHECKING:
-    from convcli.kernels import Kernel
+    from convcli.preset_index import PresetInfo
 
 LIST_EPILOG = """Examples:
 
@@ -29,15 +29,15 @@ SHOW_EPILOG = """Examples:
 """
 
 
-def kernel_summary(k: Kernel) -> dict[str, Any]:
-    """The ``kernels list`` JSON entry of one kernel."""
+def preset_summary(p: PresetInfo) -> dict[str, Any]:
+    """The ``kernels list`` JSON entry of one preset."""
     return {
-        "name": k.name,
-        "category": k.category,
-        "shape": list(k.shape),
-        "sum": float(k.effective_weights.sum()),
-        "source": k.source,
-        "description": k.description,
+        "name": p.name,
+        "category": p.category,
+        "shape": list(p.shape),
+        "sum": p.weight_sum,
+        "source": p.source,
+        "description": p.description,
     }
 
 
@@ -61,17 +61,19 @@ def list_command(
 ) -> None:
     """List preset kernels: name, category, shape, sum, source, description."""
     from convcli.errors import OptionError
-    from convcli.kernels import list_kernels
 
-    kernels = list_kernels()
+    # preset metadata without NumPy (convcli.kernels would import it): keeps the listing fast
+    from convcli.preset_index import list_presets
+
+    presets = list_presets()
     if category is not None:
         wanted = category.strip().lower()
-        known = sorted({k.category for k in kernels})
+        known = sorted({p.category for p in presets})
         if wanted not in known:
             msg = f"`--category` must be one of {', '.join(known)}; got {category!r}"
             raise OptionError(msg)
-        kernels = [k for k in kernels if k.category == wanted]
-    entries = [kernel_summary(k) for k in kernels]
+        presets = [p for p in presets if p.category == wanted]
+    entries = [preset_summary(p) for p in presets]
     if json_output:
         emit_json({"kernels": entries})
         return
