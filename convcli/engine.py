@@ -18,8 +18,10 @@ a stride throws away are never computed.
 That is the ``direct`` method.  :func:`convcli.plan.plan_correlation` picks,
 per kernel and image size, the cheapest exact one among ``direct``,
 ``separable`` (low-rank 2-D kernels as pairs of 1-D passes), ``box``
-(running sums) and ``fft`` (overlap-save tiles); :func:`make_plan` returns
-that choice with a readable explanation, and ``method=`` forces one.
+(running sums), ``fft`` (overlap-save tiles) and ``gemm`` (the vertical sums
+of a 2-D kernel's columns as matrix products, then shifted adds);
+:func:`make_plan` returns that choice with a readable explanation, and
+``method=`` forces one.
 """
 
 from __future__ import annotations
@@ -257,15 +259,22 @@ class _PaddedOnDemand:
             return None
         return self._img[start - top : stop - top]
 
-    def columns(self, start: int, stop: int, col0: int, col1: int) -> FloatArray:
-        """Padded rows ``start:stop``, padded columns ``col0:col1`` (interior rows only)."""
-        top, left = self._geom.pad_rows[0], self._geom.pad_cols[0]
+    def fill_edge_columns(self, block: FloatArray, row_sums: FloatArray) -> None:
+        """Fill the padded columns of ``block`` (M, Wp, C) from its middle ones.
+
+        The middle columns hold ``a @ rows`` of interior image rows, for a
+        matrix ``a`` with row sums ``row_sums`` (M,); a padded column is then
+        the middle column it copies, or ``cval * row_sums`` (constant border).
+        """
+        left = self._geom.pad_cols[0]
         w = self._img.shape[1]
-        source = border_index(np.arange(col0, col1) - left, w, self._border)
-        block = self._img[start - top : stop - top, np.maximum(source, 0)].astype(self.dtype)
-        if (source < 0).any():
-            block[:, source < 0] = self._cval
-        return block
+        for cols, source in ((slice(0, left), self._left), (slice(left + w, None), self._right)):
+            if not source.size:
+                continue
+            if source[0] < 0:  # constant border: every padded column
+                block[:, cols] = (self._cval * row_sums)[:, None, None]
+            else:
+                block[:, cols] = block[:, left + source]
 
     def whole(self) -> FloatArray:
         """The whole padded image (one array)."""
@@ -302,10 +311,11 @@ def _direct(src: _Source, w: npt.NDArray[np.float64], geom: Geometry, plan: Plan
         if not taps:
             acc.fill(0)
             return
-        if depthwise:
-            _direct_depthwise_strip(src, acc, r0, r1, groups, geom)
-            return
         block = _strip_input(src, geom, r0, r1)
+        if depthwise:
+            # (reading interior rows in place instead measured 15-40% slower)
+            _add_weighted_groups(acc, block, groups, geom, 0)
+            return
         tmp = np.empty_like(acc)
         for i, (p, q, wt) in enumerate(taps):
             rs, cs = geom.tap_slices(p, q, 0, r1 - r0)
@@ -324,43 +334,6 @@ def _strip_rows_span(geom: Geometry, r0: int, r1: int) -> tuple[int, int]:
     sh, dh = geom.stride[0], geom.dilation[0]
     first = r0 * sh
     return first, first + (r1 - 1 - r0) * sh + (geom.kernel_hw[0] - 1) * dh + 1
-
-
-def _direct_depthwise_strip(
-    src: _Source,
-    acc: FloatArray,
-    r0: int,
-    r1: int,
-    groups: list[tuple[Any, list[tuple[int, int]]]],
-    geom: Geometry,
-) -> None:
-    """One strip of a per-channel kernel.
-
-    A strip whose input rows all lie inside the image reads them in place
-    (no padded copy, no float conversion pass) for the output columns whose
-    taps stay inside the image, and pads only the few columns at each edge.
-    Other strips use a padded copy of their rows.
-    """
-    start, stop = _strip_rows_span(geom, r0, r1)
-    sw, dw = geom.stride[1], geom.dilation[1]
-    ow = geom.out_hw[1]
-    left = geom.pad_cols[0]
-    width = geom.in_hw[1]
-    span = (geom.kernel_hw[1] - 1) * dw
-    inside = src.interior(start, stop)
-    # output columns j whose taps j*S + q*D (padded) stay inside [left, left + W)
-    j0 = -(-left // sw)
-    j1 = min(ow, (left + width - 1 - span) // sw + 1)
-    if inside is None or j1 <= j0:
-        block = _strip_input(src, geom, r0, r1)
-        _add_weighted_groups(acc, block, groups, geom, 0)
-        return
-    _add_weighted_groups(acc[:, j0:j1], inside, groups, geom, j0 * sw - left)
-    for a, b in ((0, j0), (j1, ow)):
-        if b > a:
-            col0 = a * sw
-            edge = src.columns(start, stop, col0, (b - 1) * sw + span + 1)  # type: ignore[union-attr]
-            _add_weighted_groups(acc[:, a:b], edge, groups, geom, 0)
 
 
 def _equal_weight_groups(
@@ -428,48 +401,196 @@ def _add_weighted_groups(
 
 
 def _separable(src: _Source, geom: Geometry, plan: Plan) -> FloatArray:
-    """Sum over rank components of a vertical pass (output rows) then a horizontal one."""
+    """Sum over rank components of a vertical pass (output rows) then a horizontal one.
+
+    The vertical passes of all components are one matrix product per strip
+    (:func:`_vertical_product` with banded matrices of the column factors);
+    the horizontal passes are shifted multiply-adds at the output columns.
+    """
     assert plan.factors is not None
     u, v = plan.factors
-    kh, kw = u.shape[0], v.shape[1]
+    kw = v.shape[1]
     oh, ow = geom.out_hw
     sw = geom.stride[1]
     dw = geom.dilation[1]
     wp, c = src.shape[1], src.shape[2]
     dt = src.dtype
     out = np.empty((oh, ow, c), dtype=dt)
-    us = u.astype(dt)
+    comps = [k for k in range(u.shape[1]) if np.any(u[:, k] != 0) and np.any(v[k] != 0)]
     vs = v.astype(dt)
+    strips = _strips(oh, plan.strip_rows)
+    matrices = {n: _gemm_matrix(u, comps, n, geom, dt) for n in {r1 - r0 for r0, r1 in strips}}
+    row_sums = {n: a.sum(axis=1) for n, a in matrices.items()}
 
     def run_strip(bounds: tuple[int, int]) -> None:
         r0, r1 = bounds
-        block = _strip_input(src, geom, r0, r1)
         acc = out[r0:r1]
-        mid = np.empty((r1 - r0, wp, c), dtype=dt)
-        tmp = np.empty_like(mid)
-        tmp2 = np.empty_like(acc)
-        acc_empty = True
-        # the first tap of each pass writes its target: no zero fills, fewer adds
-        for k in range(us.shape[1]):
-            rows = [p for p in range(kh) if us[p, k] != 0]
-            cols = [q for q in range(kw) if vs[k, q] != 0]
-            if not rows or not cols:
-                continue
-            for i, p in enumerate(rows):
-                rs, _ = geom.tap_slices(p, 0, 0, r1 - r0)
-                np.multiply(block[rs], us[p, k], out=tmp if i else mid)
-                if i:
-                    mid += tmp
-            for q in cols:
-                shifted = mid[:, q * dw : q * dw + (ow - 1) * sw + 1 : sw]
-                np.multiply(shifted, vs[k, q], out=acc if acc_empty else tmp2)
-                if not acc_empty:
-                    acc += tmp2
-                acc_empty = False
-        if acc_empty:
+        if not comps:
             acc.fill(0)
+            return
+        n = r1 - r0
+        mids = np.empty((len(comps) * n, wp * c), dtype=dt)
+        _vertical_product(src, geom, matrices[n], row_sums[n], r0, r1, mids)
+        mids3 = mids.reshape(len(comps), n, wp, c)
+        tmp = np.empty_like(acc)
+        first = True
+        # the first tap writes the accumulator: no zero fill
+        for j, k in enumerate(comps):
+            for q in range(kw):
+                if v[k, q] == 0:
+                    continue
+                shifted = mids3[j, :, q * dw : q * dw + (ow - 1) * sw + 1 : sw]
+                np.multiply(shifted, vs[k, q], out=acc if first else tmp)
+                if not first:
+                    acc += tmp
+                first = False
 
-    _run_jobs(run_strip, _strips(oh, plan.strip_rows), plan.threads)
+    _run_jobs(run_strip, strips, plan.threads)
+    return out
+
+
+#: OpenBLAS runs a matrix product on its own threads once ``M * N * K``
+#: exceeds 65536 * 4; those threads then fight the engine's pool (measured
+#: 3x3: 82 ms against 58 ms single-threaded).  The ``gemm`` method splits its
+#: products into column chunks under this size, passed as one batched call.
+GEMM_CHUNK_MNK = 65536 * 4
+
+
+def _chunk_width(n: int, limit: int) -> int:
+    """The largest divisor of ``n`` not above ``limit`` (at least 1)."""
+    best = 1
+    d = 1
+    while d * d <= n:
+        if n % d == 0:
+            for cand in (d, n // d):
+                if best < cand <= limit:
+                    best = cand
+        d += 1
+    return best
+
+
+def _matmul_in_chunks(a: FloatArray, b: FloatArray, out: FloatArray) -> None:
+    """``out = a @ b`` for 2-D arrays, in column chunks each below :data:`GEMM_CHUNK_MNK`.
+
+    The chunks are one batched call on ``(chunks, K, width)`` views: one
+    Python-level call (few GIL hand-overs), one BLAS call per chunk.
+    """
+    m, k = a.shape
+    n = b.shape[1]
+    limit = max(1, GEMM_CHUNK_MNK // max(1, m * k))
+    if n <= limit:
+        np.matmul(a, b, out=out)
+        return
+    width = _chunk_width(n, limit)
+    if width * 8 < limit:  # few divisors: equal chunks and one remainder instead
+        width = limit
+    nch = n // width
+    body = nch * width
+    # splitting the (unit-stride) last axis is always a view, so `out` is written in place
+    out_chunks = out[:, :body].reshape(m, nch, width).transpose(1, 0, 2)
+    np.matmul(a, b[:, :body].reshape(k, nch, width).transpose(1, 0, 2), out=out_chunks)
+    if body < n:
+        np.matmul(a, b[:, body:], out=out[:, body:])
+
+
+def _gemm_matrix(
+    w: npt.NDArray[np.float64], cols: list[int], n: int, geom: Geometry, dt: np.dtype[Any]
+) -> FloatArray:
+    """Stacked banded matrices of the vertical pass: shape ``(len(cols) * n, K)``.
+
+    Row ``j * n + i`` holds kernel column ``cols[j]`` placed where output row
+    ``i`` of a block reads its input rows (``i * S + p * D``), so that
+    ``A @ rows`` gives every kernel column's vertical sum for ``n`` output rows.
+    """
+    kh = w.shape[0]
+    sh, dh = geom.stride[0], geom.dilation[0]
+    k_rows = (n - 1) * sh + (kh - 1) * dh + 1
+    a = np.zeros((len(cols), n, k_rows), dtype=np.float64)
+    for i in range(n):
+        a[:, i, i * sh : i * sh + (kh - 1) * dh + 1 : dh] = w[:, cols].T
+    return a.reshape(len(cols) * n, k_rows).astype(dt)
+
+
+def _vertical_product(
+    src: _Source,
+    geom: Geometry,
+    a: FloatArray,
+    a_sums: FloatArray,
+    r0: int,
+    r1: int,
+    out: FloatArray,
+) -> None:
+    """``out = a @ rows`` for the padded input rows of output rows ``r0:r1``.
+
+    ``rows`` is viewed as ``(K, Wp*C)`` and ``out`` is ``(M, Wp*C)``;
+    ``a_sums`` are the row sums of ``a``.  When the rows lie inside the image
+    they are read in place (converted to the working type only if needed),
+    and the padded edge columns of ``out`` are filled from its own columns
+    (``out`` is linear in each input column), with ``cval * a_sums`` for a
+    constant border.
+    """
+    wp, c = src.shape[1], src.shape[2]
+    left, width = geom.pad_cols[0], geom.in_hw[1]
+    start, stop = _strip_rows_span(geom, r0, r1)
+    inside = src.interior(start, stop)
+    if inside is None:
+        rows = src.rows(start, stop)
+        _matmul_in_chunks(a, rows.reshape(stop - start, wp * c), out)
+        return
+    rows_f: FloatArray = np.asarray(inside, dtype=src.dtype)  # converts 8/16-bit rows only
+    mid = out[:, left * c : (left + width) * c]
+    _matmul_in_chunks(a, rows_f.reshape(stop - start, width * c), mid)
+    src.fill_edge_columns(out.reshape(-1, wp, c), a_sums)  # type: ignore[union-attr]
+
+
+def _gemm(src: _Source, w: npt.NDArray[np.float64], geom: Geometry, plan: Plan) -> FloatArray:
+    """Per-channel kernel: vertical pass as a matrix product, horizontal shifted adds.
+
+    For a block of ``R`` output rows, one product ``A @ rows`` (``A`` from
+    :func:`_gemm_matrix`, ``rows`` the block's input rows viewed as ``(K, W*C)``)
+    gives, for every non-zero kernel column ``q``, the vertical sum
+    ``Z_q``; the output is then ``sum_q Z_q`` shifted by ``q * D`` columns and
+    taken every ``S`` columns.  Blocks inside the image read its rows in place
+    and pad only the few edge columns of ``Z``.
+    """
+    c = src.shape[2]
+    kw = w.shape[1]
+    oh, ow = geom.out_hw
+    sw, dw = geom.stride[1], geom.dilation[1]
+    wp = src.shape[1]
+    dt = src.dtype
+    out = np.empty((oh, ow, c), dtype=dt)
+    cols = [q for q in range(kw) if np.any(w[:, q] != 0)]
+    m = len(cols)
+    block_rows = max(1, plan.block_rows)
+    strips = _strips(oh, plan.strip_rows)
+    # one matrix per block height: full blocks, and the shorter last block of a strip
+    sizes = {block_rows} | {(r1 - r0) % block_rows for r0, r1 in strips} - {0}
+    matrices = {n: _gemm_matrix(w, cols, n, geom, dt) for n in sizes}
+    row_sums = {n: a.sum(axis=1) for n, a in matrices.items()}
+
+    def run_strip(bounds: tuple[int, int]) -> None:
+        r0, r1 = bounds
+        z = np.empty((m * block_rows, wp * c), dtype=dt)
+        for b0 in range(r0, r1, block_rows):
+            b1 = min(b0 + block_rows, r1)
+            n = b1 - b0
+            a = matrices[n]
+            zb = z[: m * n]
+            _vertical_product(src, geom, a, row_sums[n], b0, b1, zb)
+            z3 = zb.reshape(m, n, wp, c)
+            acc = out[b0:b1]
+            shifted = [
+                z3[j, :, q * dw : q * dw + (ow - 1) * sw + 1 : sw] for j, q in enumerate(cols)
+            ]
+            if m == 1:
+                acc[...] = shifted[0]
+                continue
+            np.add(shifted[0], shifted[1], out=acc)
+            for view in shifted[2:]:
+                acc += view
+
+    _run_jobs(run_strip, strips, plan.threads)
     return out
 
 
@@ -592,7 +713,7 @@ def correlate_padded(
         Stride, dilation and output size.
     threads : int, optional
         Worker threads (default :func:`default_threads`).
-    method : {None, "direct", "separable", "box", "fft"}
+    method : {None, "direct", "separable", "box", "fft", "gemm"}
         Force a method; ``None`` lets :func:`convcli.plan.plan_correlation` choose.
     plan : Plan, optional
         A plan made beforehand for this image shape, kernel and geometry.
@@ -613,6 +734,8 @@ def _run_plan(src: _Source, w: npt.NDArray[np.float64], geom: Geometry, plan: Pl
         return _separable(src, geom, plan)
     if plan.method == "box":
         return _box(src, geom, plan)
+    if plan.method == "gemm":
+        return _gemm(src, w, geom, plan)
     if plan.method == "fft":
         return _fft(src.whole(), w, geom, plan)
     return _direct(src, w, geom, plan)
@@ -712,7 +835,7 @@ def correlate(
         Kernel index placed on the output pixel for ``same`` padding.
     threads : int, optional
         Worker threads; default ``CONVCLI_THREADS`` or the core count.
-    method : {None, "direct", "separable", "box", "fft"}
+    method : {None, "direct", "separable", "box", "fft", "gemm"}
         Force a computation method; by default the planner picks the
         cheapest exact one (see :mod:`convcli.plan` and :func:`make_plan`).
     rows : (int, int), optional

@@ -16,6 +16,12 @@ cheapest exact method; the engine then runs it.  Methods:
     A 2-D kernel whose taps are all equal: running sums (cumulative sums in
     float64 per strip, so float32 input loses nothing), cost independent of
     the kernel size.
+``gemm``
+    A 2-D (depthwise) kernel as matrix products: for a block of ``R`` output
+    rows, one product of the stacked banded matrices of the kernel's columns
+    with the block's input rows gives every column's vertical sum (BLAS does
+    the ``kh`` taps), then ``kw - 1`` shifted adds make the output (cost ~
+    ``kw`` passes plus the product).
 ``fft``
     Overlap-save in tiles with ``numpy.fft.rfft2`` for large 2-D kernels; cost
     flat in the kernel size.  Computes the stride-1 result inside each tile
@@ -50,7 +56,7 @@ from convcli.shapes import Pair, kernel_dims
 if TYPE_CHECKING:
     from convcli.engine import Geometry
 
-METHODS = ("direct", "separable", "box", "fft")
+METHODS = ("direct", "separable", "box", "fft", "gemm")
 
 #: Target size of one strip's accumulator, in bytes, for the separable and box
 #: methods.  Measured on this 2-core machine (2160x3840x3 float32, 2 threads,
@@ -65,23 +71,28 @@ STRIP_BYTES = 1024 * 1024
 #: 3 MB 70-62/102-96/242-206.
 DIRECT_STRIP_BYTES = 2 * 1024 * 1024
 
-#: Direct cost per tap per million output samples, summed over threads (ms),
-#: and its fixed part (allocating the output, padding each strip's rows).
-#: Re-measured after strips began padding their own rows (2160x3840x3 float32
-#: = 24.9 M samples, 2 threads, median of 5-7): 5 taps (sharpen) 56-64 ms,
-#: 3x3 random 68-82, 5x5 random 146-185, 9x9 random 398-456, 11x11 620,
-#: 13x13 917: about 38 ms + 5 ms per tap, i.e. 3 + 0.4 per tap per million
-#: samples per thread.
-MS_PER_TAP = 0.4
-MS_DIRECT_FIXED = 3.0
-#: Separable cost per 1-D tap per million samples (ms), and the fixed cost of
-#: each rank component per million samples of its padded-width intermediate.
-#: Measured rank-1 gaussians on 2160x3840x3 float32 (first taps writing their
-#: targets): 3x3 84, 5x5 108, 9x9 146, 15x15 176, 31x31 358, 63x63 675 ms:
-#: about 55 ms + 4.9 ms per 1-D tap.  These put 5x5 gaussians on the
-#: separable path (direct 158 ms) and leave 3x3 kernels on the direct one.
-MS_SEPARABLE_TAP = 0.39
-MS_PER_PASS = 4.4
+# Costs re-measured on 2026-11-28 with every method in the same process,
+# interleaved (2160x3840x3 float32 = 24.9 M samples, 2 threads, median of 5;
+# the machine was slower that day than in earlier sessions, so all methods
+# were measured together and only their ratios matter).
+
+#: Direct cost per pass over a strip per million output samples, summed over
+#: threads (ms), and its fixed part (allocating the output, padding each
+#: strip's rows).  A per-channel kernel takes the passes counted by
+#: :func:`direct_passes` (equal weights share one product); a channel-mixing
+#: tap is one product and one add.  Measured: sharpen (5 passes) 71 ms,
+#: 6 random taps (11) 87, 3x3 random (17) 110, 5x5 (49) 205, 7x7 (97) 349,
+#: 9x9 (161) 513: about 4.6 + 0.23 per pass per million samples per thread.
+MS_DIRECT_PASS = 0.23
+MS_DIRECT_FIXED = 4.6
+#: Separable cost per horizontal 1-D tap per million output samples (ms), and
+#: the fixed cost of each rank component (its vertical pass, one matrix
+#: product) per million samples of its padded-width intermediate.  Measured
+#: rank-1 gaussians: 3x3 82, 5x5 90, 9x9 109, 15x15 149, 31x31 262, 63x63
+#: 482 ms: about 4.8 + 0.52 per horizontal tap per million samples per thread
+#: (the fit is rounded up at small kernels, where it ran 10% low).
+MS_SEPARABLE_TAP = 0.52
+MS_PER_PASS = 4.8
 #: Box cost per million output samples, summed over threads (ms): 2160x3840x3
 #: float32 measured 264-370 ms for 3x3 ... 63x63 (flat), i.e. ~24.  Beats the
 #: separable path of a box kernel from about 31x31 (measured 15x15: box 339
@@ -89,20 +100,35 @@ MS_PER_PASS = 4.4
 MS_BOX = 24.0
 #: FFT cost per million stride-1 samples for a 256x256 tile and a small kernel
 #: (ms), all threads together: 2160x3840x3 float32 measured 460-550 ms for
-#: 7x7 ... 31x31 (flat) on a quiet machine (earlier, shared: 630-1300).  With
-#: 19, FFT beats direct from 11x11 random kernels (measured 9x9: direct 398,
-#: fft 503 ms; 11x11: 620 vs 517; 13x13: 917 vs 460); see :func:`fft_tile`
-#: for the tile's factor.
-MS_FFT = 19.0
+#: 7x7 ... 31x31 (flat) on a quiet machine (earlier, shared: 630-1300), and
+#: 517 / 542 / 591 / 868 ms for 9x9 / 15x15 / 31x31 / 63x63 with the rest
+#: (about 20 for the factor of :func:`fft_tile`).  Gemm wins up to about
+#: 21x21 random kernels, FFT from there.
+MS_FFT = 20.0
 #: FFT tile sizes tried (fast sizes).  Measured at 31x31: 128 688, 256 633,
 #: 512 1152, 1024 836 ms; at 63x63 512-1024 are best.  A tile must be at least
 #: four times the dilated kernel (the largest tile is always allowed).
 FFT_TILES = (256, 512, 1024)
+#: Gemm cost per million output samples (ms, summed over threads): a fixed
+#: part, a part per non-zero kernel column (one shifted add over the output)
+#: and a part per multiply-add of the product (``m * K / R`` per sample for
+#: ``m`` columns, ``K = R + kh - 1`` input rows per block of ``R``).
+#: Measured random kernels: 3x3 71 ms, 5x5 97, 7x7 147, 9x9 189, 11x11 229,
+#: 15x15 311, 21x21 592 (sharpen 77; FFT 517-591 for 9x9 ... 31x31), fitted
+#: by least squares.
+MS_GEMM_FIXED = 5.2
+MS_GEMM_PER_COLUMN = 0.12
+MS_GEMM_PER_MAC = 0.31
+#: Output rows per matrix product (``R``): measured best 8 up to 7x7, 4 for 9x9.
+GEMM_BLOCK_ROWS = 8
+GEMM_BLOCK_ROWS_TALL = 4
+#: Strips per thread for gemm (fewer strips: fewer tasks, worse balance).
+GEMM_STRIPS_PER_THREAD = 4
 #: Relative error allowed for a low-rank kernel: the summed absolute residual
 #: of the rank-r reconstruction over the summed absolute kernel.
 LOWRANK_RTOL = {4: 1e-7, 8: 1e-14}
 #: Fixed cost per call (ms) so tiny images stay on the simplest path.
-MS_SETUP = {"direct": 0.0, "separable": 0.05, "box": 0.05, "fft": 0.5}
+MS_SETUP = {"direct": 0.0, "separable": 0.05, "box": 0.05, "fft": 0.5, "gemm": 0.05}
 
 
 @dataclass(frozen=True)
@@ -111,7 +137,7 @@ class Plan:
 
     Attributes
     ----------
-    method : {"direct", "separable", "box", "fft"}
+    method : {"direct", "separable", "box", "fft", "gemm"}
         The method chosen.
     kernel_hw : (int, int)
         Kernel size ``(kh, kw)`` before dilation.
@@ -147,6 +173,8 @@ class Plan:
     )
     #: The common tap value of a box kernel.
     box_value: float = 0.0
+    #: Output rows per matrix product (gemm only; else 0).
+    block_rows: int = 0
 
     def explain(self) -> str:
         """One paragraph saying what will run and why.
@@ -165,6 +193,12 @@ class Plan:
             )
         elif self.method == "box":
             how = f"box, as all {kh}x{kw} taps are equal: running sums replace the taps"
+        elif self.method == "gemm":
+            how = (
+                f"gemm, the vertical sums of the {kh}x{kw} kernel's {self.taps} non-zero"
+                f" column(s) as matrix products over blocks of {self.block_rows} output rows,"
+                " then shifted adds"
+            )
         else:
             how = f"fft, overlap-save with numpy.fft, cost flat in the {kh}x{kw} kernel's size"
         where = (
@@ -202,6 +236,35 @@ def low_rank(
             return r, uu, vv
     r = len(s)
     return r, u * s, vt
+
+
+def direct_passes(w: npt.NDArray[np.float64]) -> int:
+    """Passes over a strip the direct method makes for a 2-D (per-channel) kernel.
+
+    Taps of equal weight are summed before one product (one pass each, plus
+    the product and the add to the accumulator); a lone tap is a product and
+    an add; a weight of +1 or -1 needs no product.  The first operation
+    writes the accumulator.
+
+    Examples
+    --------
+    >>> direct_passes(np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]))  # sharpen
+    5
+    >>> direct_passes(np.arange(2.0, 11.0).reshape(3, 3))  # 9 different weights
+    17
+    """
+    groups: dict[float, int] = {}
+    for value in w.ravel().tolist():
+        if value != 0:
+            groups[value] = groups.get(value, 0) + 1
+    passes = 0
+    for value, count in groups.items():
+        if abs(value) == 1 or count == 1:
+            passes += count if abs(value) == 1 else 2 * count
+        else:
+            passes += count + 1  # count - 1 adds, one product, one add to the total
+    # the very first operation writes the accumulator: one add fewer
+    return max(1, passes - 1) if groups else 0
 
 
 def fft_tile(extent: Pair, need: Pair) -> tuple[Pair, float]:
@@ -257,7 +320,7 @@ def plan_correlation(
         Working precision; it sets the tolerance for low-rank kernels.
     threads : int
         Worker threads available.
-    method : {None, "direct", "separable", "box", "fft"}
+    method : {None, "direct", "separable", "box", "fft", "gemm"}
         Force a method (``None``: choose).  A forced method that cannot run
         this kernel raises :class:`~convcli.errors.OptionError`.
 
@@ -290,8 +353,13 @@ def plan_correlation(
 
     # a channel-mixing tap is a (C, O) matrix product per pixel: C times the work
     mix = 1 if depthwise else c
+    passes = direct_passes(w) if depthwise else 2 * nz * mix
+    # strips pad every input row they read; strided passes read whole cache lines
+    # (measured 11x11 random at stride 4: 551 ms, against 513 for 9x9 at stride 1)
+    mega_in = min(geometry.in_hw[0], (oh - 1) * sh + (kh - 1) * dh + 1) * wp * c / 1e6
     costs: dict[str, float] = {
-        "direct": (MS_DIRECT_FIXED + MS_PER_TAP * max(nz, 1) * mix) * mega_out / par
+        "direct": (MS_DIRECT_FIXED * mega_in + MS_DIRECT_PASS * max(passes, 1) * sw * mega_out)
+        / par
     }
     notes: dict[str, str] = {}
     factors = None
@@ -299,6 +367,7 @@ def plan_correlation(
     box_value = 0.0
     tile: Pair = (0, 0)
     fft_par = par
+    block = cols = 0
     if not depthwise:
         notes["all"] = "only the direct method handles channel-summing 3-D and 4-D kernels"
     elif nz == 0:
@@ -317,9 +386,7 @@ def plan_correlation(
                 factors = (u, v)
                 mega_mid = oh * wp * c / 1e6
                 costs["separable"] = (
-                    rank
-                    * (MS_SEPARABLE_TAP * (kh * mega_mid + kw * mega_out) + MS_PER_PASS * mega_mid)
-                    / par
+                    rank * (MS_SEPARABLE_TAP * kw * mega_out + MS_PER_PASS * mega_mid) / par
                     + MS_SETUP["separable"]
                 )
             else:
@@ -335,6 +402,15 @@ def plan_correlation(
             -need[1] // (tile[1] - extent[1] + 1)
         )
         fft_par = max(1, min(threads, n_tiles))
+        cols = int(np.count_nonzero(np.any(w != 0, axis=0)))
+        block = GEMM_BLOCK_ROWS if kh <= 7 else GEMM_BLOCK_ROWS_TALL
+        k_rows = (block - 1) * sh + (kh - 1) * dh + 1
+        mega_z = oh * wp * c / 1e6
+        costs["gemm"] = (
+            MS_GEMM_FIXED * mega_out
+            + MS_GEMM_PER_COLUMN * cols * mega_out
+            + MS_GEMM_PER_MAC * cols * k_rows / block * mega_z
+        ) / par + MS_SETUP["gemm"]
         # the FFT computes every stride-1 sample inside its tiles (no thread gain measured)
         costs["fft"] = MS_FFT * factor * need[0] * need[1] * c / 1e6 + MS_SETUP["fft"]
 
@@ -363,9 +439,14 @@ def plan_correlation(
     elif chosen == "box":
         # the running sums restart per strip: keep the kernel's overlap small
         rows = min(oh, max(strip_rows(wp, c, 8, oh), 4 * (kh - 1) * dh))
+    elif chosen == "gemm":
+        # a few strips per thread, whole blocks each
+        rows = block * max(1, -(-oh // (block * GEMM_STRIPS_PER_THREAD * max(1, threads))))
     if chosen != "fft":
         par = max(1, min(threads, -(-oh // rows)))
-    taps = {"direct": nz, "separable": rank * (kh + kw), "box": 0, "fft": 0}[chosen]
+    taps = {"direct": nz, "separable": rank * (kh + kw), "box": 0, "fft": 0}.get(chosen, 0)
+    if chosen == "gemm":
+        taps = cols
     return Plan(
         method=chosen,
         kernel_hw=(kh, kw),
@@ -378,4 +459,5 @@ def plan_correlation(
         reason=reason,
         factors=factors if chosen == "separable" else None,
         box_value=box_value,
+        block_rows=block if chosen == "gemm" else 0,
     )

@@ -103,6 +103,12 @@ def test_forced_fft_equals_naive(case):
     _check_against_naive(case, "fft")
 
 
+@settings(max_examples=40)
+@given(method_case("gemm"))
+def test_forced_gemm_equals_naive(case):
+    _check_against_naive(case, "gemm")
+
+
 # -- many strips and tiles: boundaries between work items ---------------------------
 
 
@@ -169,11 +175,12 @@ def test_convolve_accepts_method(rng):
         ("box 15x15", np.full((15, 15), 1 / 225), "separable"),
         ("box 63x63", np.full((63, 63), 1 / 63**2), "box"),
         ("gaussian 5x5", gaussian(5), "separable"),
-        ("random 9x9", np.random.default_rng(5).normal(size=(9, 9)), "direct"),
-        ("random 13x13", np.random.default_rng(6).normal(size=(13, 13)), "fft"),
+        ("random 9x9", np.random.default_rng(5).normal(size=(9, 9)), "gemm"),
+        ("random 13x13", np.random.default_rng(6).normal(size=(13, 13)), "gemm"),
         ("random 31x31", np.random.default_rng(1).normal(size=(31, 31)), "fft"),
-        ("random 3x3", np.random.default_rng(2).normal(size=(3, 3)), "direct"),
-        ("gaussian 3x3", gaussian(3, 0.8), "direct"),
+        ("random 3x3", np.random.default_rng(2).normal(size=(3, 3)), "gemm"),
+        ("sharpen 3x3", np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]), "direct"),
+        ("gaussian 3x3", gaussian(3, 0.8), "separable"),
         ("channel sum 15x15", np.random.default_rng(3).normal(size=(3, 15, 15)), "direct"),
         ("channel mix 9x9", np.random.default_rng(4).normal(size=(2, 3, 9, 9)), "direct"),
         ("all zero", np.zeros((7, 7)), "direct"),
@@ -224,9 +231,9 @@ def test_small_images_stay_direct():
 
 
 def test_stride_makes_fft_less_attractive():
-    w = np.random.default_rng(5).normal(size=(11, 11))
+    w = np.random.default_rng(1).normal(size=(31, 31))
     assert make_plan(UHD, w).method == "fft"
-    assert make_plan(UHD, w, stride=4).method == "direct"
+    assert make_plan(UHD, w, stride=4).method == "gemm"
 
 
 @pytest.mark.parametrize(
@@ -234,6 +241,7 @@ def test_stride_makes_fft_less_attractive():
     [
         (np.ones((3, 3, 3)), "fft", "3-D and 4-D"),
         (np.ones((2, 3, 3, 3)), "separable", "3-D and 4-D"),
+        (np.ones((3, 3, 3)), "gemm", "3-D and 4-D"),
         (np.eye(3), "box", "all taps equal"),
         (np.ones((3, 3)), "winograd", "`method` must be one of"),
     ],
@@ -322,3 +330,82 @@ def test_direct_strips_reading_the_image_in_place_equal_naive(
             dilation=dilation,
         )
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    h=st.integers(1, 30),
+    w=st.integers(1, 12),
+    c=st.integers(1, 3),
+    kh=st.integers(1, 6),
+    kw=st.integers(1, 5),
+    seed=st.integers(0, 2**32 - 1),
+    border=st.sampled_from(BORDERS),
+    padding=st.sampled_from(["same", "valid", "full", 2]),
+    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    block_rows=st.integers(1, 4),
+    chunk=st.integers(1, 200),
+    integer_input=st.booleans(),
+)
+def test_gemm_blocks_reading_the_image_in_place_equal_naive(
+    h, w, c, kh, kw, seed, border, padding, stride, dilation, block_rows, chunk, integer_input
+):
+    """Short blocks (most read image rows in place) and tiny column chunks (with a remainder)."""
+    import convcli.engine
+    import convcli.plan
+
+    r = np.random.default_rng(seed)
+    kernel = r.normal(size=(kh, kw)) * (r.uniform(size=(kh, kw)) < 0.8)  # some zero columns
+    if integer_input:
+        x = r.integers(0, 256, size=(h, w, c), dtype=np.uint8)
+    else:
+        x = r.uniform(-2, 2, size=(h, w, c))
+    pads = padding_amounts(padding, kernel.shape, dilation=dilation)
+    want = naive_correlate(x, kernel, pads, stride, dilation, border, 0.5)
+    if want.shape[0] < 1 or want.shape[1] < 1 or not np.any(kernel):
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(convcli.plan, "GEMM_BLOCK_ROWS", block_rows)
+        mp.setattr(convcli.plan, "GEMM_BLOCK_ROWS_TALL", block_rows)
+        mp.setattr(convcli.engine, "GEMM_CHUNK_MNK", chunk)
+        got = correlate(
+            x,
+            kernel,
+            method="gemm",
+            dtype=np.float64,
+            padding=padding,
+            border=border,
+            cval=0.5,
+            stride=stride,
+            dilation=dilation,
+            threads=2,
+        )
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+
+
+def test_gemm_plan_explains_blocks_and_columns():
+    k = np.zeros((5, 5))
+    k[:, [0, 2, 3]] = 1.0 + np.arange(15).reshape(5, 3)  # 3 non-zero columns, not low rank
+    plan = make_plan(UHD, k, method="gemm")
+    assert plan.method == "gemm"
+    assert plan.taps == 3
+    assert plan.block_rows == 8
+    assert plan.strip_rows % plan.block_rows == 0
+    assert "3 non-zero column(s)" in plan.explain()
+    assert "blocks of 8 output rows" in plan.explain()
+
+
+@pytest.mark.parametrize("n", [1, 7, 97, 360, 1009, 4096])
+@pytest.mark.parametrize("limit", [1, 5, 64, 1000, 10**6])
+def test_matrix_products_in_column_chunks_equal_one_product(n, limit, rng):
+    """Chunks (equal divisors, or equal widths and a remainder) write every column."""
+    import convcli.engine
+
+    a = rng.normal(size=(6, 4))
+    b = rng.normal(size=(4, n + 3))[:, 2 : 2 + n]  # a view with a row stride
+    out = np.full((6, n + 5), np.nan)[:, 1 : 1 + n]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(convcli.engine, "GEMM_CHUNK_MNK", limit * 24)
+        convcli.engine._matmul_in_chunks(a, b, out)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
