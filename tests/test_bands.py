@@ -77,14 +77,15 @@ def test_bad_rows():
     ],
 )
 @pytest.mark.parametrize("alpha", [False, True])
-def test_filter_and_map_in_bands_equals_whole(monkeypatch, opts, alpha):
+@pytest.mark.parametrize("threads", [1, 3])
+def test_filter_and_map_in_bands_equals_whole(monkeypatch, opts, alpha, threads):
     from convcli import filters
     from convcli.kernels import load_kernel
 
     r = np.random.default_rng(11)
     x = r.integers(0, 256, size=(53, 17, 4 if alpha else 3)).astype(np.uint8)
     chain = filters.prepare_kernels([load_kernel("sobel-x")], filters.FilterOptions())
-    options = filters.FilterOptions(**opts)
+    options = filters.FilterOptions(**opts, threads=threads)  # bands side by side when > 1
     kw = {"has_alpha": alpha, "max_value": 255.0, "options": options, "to_integer": True}
     whole = filters.map_values(
         filters.filter_array(x, chain, has_alpha=alpha, options=options),
