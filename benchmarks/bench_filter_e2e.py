@@ -154,9 +154,14 @@ def run_child(cmd: list[str]) -> tuple[float, float]:
 
     Raises ``RuntimeError`` with the child's stderr if it fails.
     """
+    # An installed convcli has its bytecode compiled (pip does it); with
+    # PYTHONDONTWRITEBYTECODE set (as on the development machine) an editable
+    # install would recompile its modules on every run (about 0.1 s).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     with tempfile.TemporaryFile() as err:
         proc = subprocess.run(
             [sys.executable, "-I", "-S", "-c", LAUNCHER, *cmd],
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=err,
