@@ -119,10 +119,15 @@ FFT_TILES = (256, 512, 1024)
 MS_GEMM_FIXED = 5.2
 MS_GEMM_PER_COLUMN = 0.12
 MS_GEMM_PER_MAC = 0.31
-#: Output rows per matrix product (``R``): measured best 8 up to 7x7, 4 for 9x9.
-GEMM_BLOCK_ROWS = 8
-GEMM_BLOCK_ROWS_TALL = 4
-#: Strips per thread for gemm (fewer strips: fewer tasks, worse balance).
+#: Output rows per matrix product (``R``) by kernel height: ``(up to kh, R)``,
+#: the last entry for every taller kernel.  Measured (random kernels, ms for
+#: R = 4 / 6 / 8 / 12 / 16): 3x3 98/87/84/77/82, 5x5 126/121/115/109/128,
+#: 7x7 170/146/149/169/216, 9x9 215/197/201/238/324; R = 4 / 6 / 8: 11x11
+#: 249/240/256, 15x15 375/442/525, 21x21 656/758/889.
+GEMM_BLOCK_ROWS = ((5, 12), (11, 8), (4096, 4))
+#: Strips per thread for gemm.  Measured 1 / 2 / 4 / 8 strips per thread, ms:
+#: 3x3 71/65/70/70, 5x5 93/99/100/100, 9x9 180/176/181/166 (within noise);
+#: 4 keeps the threads balanced on small images.
 GEMM_STRIPS_PER_THREAD = 4
 #: Relative error allowed for a low-rank kernel: the summed absolute residual
 #: of the rank-r reconstruction over the summed absolute kernel.
@@ -403,7 +408,7 @@ def plan_correlation(
         )
         fft_par = max(1, min(threads, n_tiles))
         cols = int(np.count_nonzero(np.any(w != 0, axis=0)))
-        block = GEMM_BLOCK_ROWS if kh <= 7 else GEMM_BLOCK_ROWS_TALL
+        block = next(rows for tallest, rows in GEMM_BLOCK_ROWS if kh <= tallest)
         k_rows = (block - 1) * sh + (kh - 1) * dh + 1
         mega_z = oh * wp * c / 1e6
         costs["gemm"] = (

@@ -366,8 +366,7 @@ def test_gemm_blocks_reading_the_image_in_place_equal_naive(
     if want.shape[0] < 1 or want.shape[1] < 1 or not np.any(kernel):
         return
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(convcli.plan, "GEMM_BLOCK_ROWS", block_rows)
-        mp.setattr(convcli.plan, "GEMM_BLOCK_ROWS_TALL", block_rows)
+        mp.setattr(convcli.plan, "GEMM_BLOCK_ROWS", ((4096, block_rows),))
         mp.setattr(convcli.engine, "GEMM_CHUNK_MNK", chunk)
         got = correlate(
             x,
@@ -390,10 +389,12 @@ def test_gemm_plan_explains_blocks_and_columns():
     plan = make_plan(UHD, k, method="gemm")
     assert plan.method == "gemm"
     assert plan.taps == 3
-    assert plan.block_rows == 8
+    assert plan.block_rows == 12  # 5 rows: the first entry of GEMM_BLOCK_ROWS
     assert plan.strip_rows % plan.block_rows == 0
     assert "3 non-zero column(s)" in plan.explain()
-    assert "blocks of 8 output rows" in plan.explain()
+    assert "blocks of 12 output rows" in plan.explain()
+    assert make_plan(UHD, np.ones((9, 2)), method="gemm").block_rows == 8
+    assert make_plan(UHD, np.ones((15, 2)), method="gemm").block_rows == 4
 
 
 @pytest.mark.parametrize("n", [1, 7, 97, 360, 1009, 4096])
