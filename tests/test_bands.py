@@ -49,7 +49,7 @@ def test_bands_equal_whole(h, w, kh, kw, padding, border, s, d, band, seed):
     np.testing.assert_allclose(conv, convolve(x, k, **opts)[: conv.shape[0]], atol=1e-9)
 
 
-@pytest.mark.parametrize("method", ["direct", "separable", "fft"])
+@pytest.mark.parametrize("method", ["direct", "separable", "fft", "gemm"])
 def test_bands_with_each_method(method):
     r = np.random.default_rng(3)
     x = r.uniform(0, 255, size=(40, 30, 3))
