@@ -37,7 +37,14 @@ import numpy.typing as npt
 
 from convcli.borders import border_index, canonical_border, pad
 from convcli.errors import OptionError, ShapeError
-from convcli.plan import STRIP_BYTES, Plan, plan_correlation, strip_rows
+from convcli.plan import (
+    STRIP_BYTES,
+    Plan,
+    SumStep,
+    plan_correlation,
+    strip_rows,
+    weighted_sum_steps,
+)
 from convcli.shapes import PaddingSpec, Pair, as_pair, kernel_dims, output_size, padding_amounts
 
 FloatArray = npt.NDArray[np.floating]
@@ -314,7 +321,11 @@ def _direct(src: _Source, w: npt.NDArray[np.float64], geom: Geometry, plan: Plan
         block = _strip_input(src, geom, r0, r1)
         if depthwise:
             # (reading interior rows in place instead measured 15-40% slower)
-            _add_weighted_groups(acc, block, groups, geom, 0)
+            def view(i: int) -> FloatArray:
+                rs, cs = geom.tap_slices(taps[i][0], taps[i][1], 0, r1 - r0)
+                return block[rs, cs]
+
+            _run_sum_steps(acc, view, steps)
             return
         tmp = np.empty_like(acc)
         for i, (p, q, wt) in enumerate(taps):
@@ -324,7 +335,7 @@ def _direct(src: _Source, w: npt.NDArray[np.float64], geom: Geometry, plan: Plan
             if i:
                 acc += tmp
 
-    groups = _equal_weight_groups(taps) if depthwise else []
+    steps = weighted_sum_steps([float(t[2]) for t in taps]) if depthwise else []
     _run_jobs(run_strip, _strips(oh, plan.strip_rows), plan.threads)
     return out
 
@@ -336,68 +347,44 @@ def _strip_rows_span(geom: Geometry, r0: int, r1: int) -> tuple[int, int]:
     return first, first + (r1 - 1 - r0) * sh + (geom.kernel_hw[0] - 1) * dh + 1
 
 
-def _equal_weight_groups(
-    taps: list[tuple[int, int, Any]],
-) -> list[tuple[Any, list[tuple[int, int]]]]:
-    """Depthwise taps grouped by equal weight, in first-seen order."""
-    groups: dict[bytes, tuple[Any, list[tuple[int, int]]]] = {}
-    for p, q, wt in taps:
-        groups.setdefault(np.asarray(wt).tobytes(), (wt, []))[1].append((p, q))
-    return list(groups.values())
-
-
-def _add_weighted_groups(
+def _run_sum_steps(
     acc: FloatArray,
-    block: npt.NDArray[np.generic],
-    groups: list[tuple[Any, list[tuple[int, int]]]],
-    geom: Geometry,
-    col0: int,
+    views: Callable[[int], npt.NDArray[np.generic]],
+    steps: Sequence[SumStep],
 ) -> None:
-    """``acc = sum of weight * shifted block`` over depthwise taps, in few passes.
+    """Carry out :func:`convcli.plan.weighted_sum_steps` on ``acc``.
 
-    ``acc`` has shape (n, m, C); tap ``(p, q)`` reads ``block`` rows
-    ``p*D .. `` every ``S`` and columns from ``col0 + q*D``, every ``S``.
-
-    Taps of equal weight are summed first and multiplied once; weights of +1
-    and -1 need no product at all.  The first operation writes ``acc`` (no
-    zero fill).  A 3x3 sharpen takes 5 passes over the strip instead of 9, a
-    3x3 box 9 instead of 17.
+    ``views(i)`` is the shifted view of tap ``i`` (same shape as ``acc``; it
+    may be in the image's integer type: every operation computes in
+    ``acc``'s type).
     """
-    n, m = acc.shape[:2]
-    sh, sw = geom.stride
-    dh, dw = geom.dilation
     dt = acc.dtype
-    tmp = np.empty_like(acc)
-
-    def tap(p: int, q: int) -> npt.NDArray[np.generic]:
-        c = col0 + q * dw
-        return block[p * dh : p * dh + (n - 1) * sh + 1 : sh, c : c + (m - 1) * sw + 1 : sw]
-
-    first = True
-    for wt, positions in groups:
-        views = [tap(p, q) for p, q in positions]
-        unit = bool(np.all(wt == 1)) or bool(np.all(wt == -1))
-        if unit or len(views) == 1:
-            sign_only = unit and bool(np.all(wt == 1))
-            for view in views:
-                if first:
-                    np.multiply(view, wt, out=acc, dtype=dt)
-                    first = False
-                elif unit:
-                    (np.add if sign_only else np.subtract)(acc, view, out=acc, dtype=dt)
-                else:
-                    np.multiply(view, wt, out=tmp, dtype=dt)
-                    acc += tmp
-            continue
-        target = acc if first else tmp
-        # dtype: integer image rows read in place must not add in their own type
-        np.add(views[0], views[1], out=target, dtype=dt)
-        for view in views[2:]:
-            np.add(target, view, out=target, dtype=dt)
-        target *= wt
-        if not first:
-            acc += tmp
-        first = False
+    tmp: FloatArray | None = None
+    for kind, wt, idx in steps:
+        if kind == "set":
+            np.multiply(views(idx[0]), dt.type(wt), out=acc, dtype=dt)
+        elif kind == "set_diff":
+            np.subtract(views(idx[0]), views(idx[1]), out=acc, dtype=dt)
+        elif kind == "add":
+            (np.add if wt == 1 else np.subtract)(acc, views(idx[0]), out=acc, dtype=dt)
+        elif kind == "negate":
+            np.negative(acc, out=acc)
+        else:  # set_sum, add_scaled: a sum of views, then one product
+            if kind == "set_sum":
+                target = acc
+            else:
+                tmp = np.empty_like(acc) if tmp is None else tmp
+                target = tmp
+            if len(idx) == 1:
+                np.multiply(views(idx[0]), dt.type(wt), out=target, dtype=dt)
+            else:
+                np.add(views(idx[0]), views(idx[1]), out=target, dtype=dt)
+                for i in idx[2:]:
+                    np.add(target, views(i), out=target, dtype=dt)
+                if wt != 1:
+                    target *= dt.type(wt)
+            if kind == "add_scaled":
+                acc += target
 
 
 def _separable(src: _Source, geom: Geometry, plan: Plan) -> FloatArray:
@@ -409,7 +396,6 @@ def _separable(src: _Source, geom: Geometry, plan: Plan) -> FloatArray:
     """
     assert plan.factors is not None
     u, v = plan.factors
-    kw = v.shape[1]
     oh, ow = geom.out_hw
     sw = geom.stride[1]
     dw = geom.dilation[1]
@@ -417,7 +403,12 @@ def _separable(src: _Source, geom: Geometry, plan: Plan) -> FloatArray:
     dt = src.dtype
     out = np.empty((oh, ow, c), dtype=dt)
     comps = [k for k in range(u.shape[1]) if np.any(u[:, k] != 0) and np.any(v[k] != 0)]
-    vs = v.astype(dt)
+    # +1/-1 horizontal weights need no product (plan.unit_scaled made them common);
+    # other equal weights are not summed first (measured slower on gaussians)
+    horizontal = [
+        weighted_sum_steps(v[k].tolist(), units_only=True, started=j > 0)
+        for j, k in enumerate(comps)
+    ]
     strips = _strips(oh, plan.strip_rows)
     matrices = {n: _gemm_matrix(u, comps, n, geom, dt) for n in {r1 - r0 for r0, r1 in strips}}
     row_sums = {n: a.sum(axis=1) for n, a in matrices.items()}
@@ -432,18 +423,12 @@ def _separable(src: _Source, geom: Geometry, plan: Plan) -> FloatArray:
         mids = np.empty((len(comps) * n, wp * c), dtype=dt)
         _vertical_product(src, geom, matrices[n], row_sums[n], r0, r1, mids)
         mids3 = mids.reshape(len(comps), n, wp, c)
-        tmp = np.empty_like(acc)
-        first = True
-        # the first tap writes the accumulator: no zero fill
-        for j, k in enumerate(comps):
-            for q in range(kw):
-                if v[k, q] == 0:
-                    continue
-                shifted = mids3[j, :, q * dw : q * dw + (ow - 1) * sw + 1 : sw]
-                np.multiply(shifted, vs[k, q], out=acc if first else tmp)
-                if not first:
-                    acc += tmp
-                first = False
+        for j in range(len(comps)):
+
+            def view(q: int, j: int = j) -> FloatArray:
+                return mids3[j, :, q * dw : q * dw + (ow - 1) * sw + 1 : sw]
+
+            _run_sum_steps(acc, view, horizontal[j])
 
     _run_jobs(run_strip, strips, plan.threads)
     return out

@@ -44,6 +44,7 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -77,27 +78,32 @@ DIRECT_STRIP_BYTES = 2 * 1024 * 1024
 # were measured together and only their ratios matter).
 
 #: Direct cost per pass over a strip per million output samples, summed over
-#: threads (ms), and its fixed part (allocating the output, padding each
-#: strip's rows).  A per-channel kernel takes the passes counted by
-#: :func:`direct_passes` (equal weights share one product); a channel-mixing
-#: tap is one product and one add.  Measured: sharpen (5 passes) 71 ms,
-#: 6 random taps (11) 87, 3x3 random (17) 110, 5x5 (49) 205, 7x7 (97) 349,
-#: 9x9 (161) 513: about 4.6 + 0.23 per pass per million samples per thread.
-MS_DIRECT_PASS = 0.23
-MS_DIRECT_FIXED = 4.6
-#: Separable cost per horizontal 1-D tap per million output samples (ms), and
-#: the fixed cost of each rank component (its vertical pass, one matrix
-#: product) per million samples of its padded-width intermediate.  Measured
-#: rank-1 gaussians: 3x3 82, 5x5 90, 9x9 109, 15x15 149, 31x31 262, 63x63
-#: 482 ms: about 4.8 + 0.52 per horizontal tap per million samples per thread
-#: (the fit is rounded up at small kernels, where it ran 10% low).
-MS_SEPARABLE_TAP = 0.52
+#: threads (ms), and its fixed part per million input samples read (padding
+#: each strip's rows).  A per-channel kernel takes the passes counted by
+#: :func:`direct_passes` (+1/-1 weights need no product, other equal weights
+#: share one); a channel-mixing tap is one product and one add.  Measured
+#: (passes): sharpen (5) 56 ms, laplacian (5) 62, contour (9) 63, box (9) 67,
+#: sobel-x (7) 72, 3x3 random (17) 89, 5x5 random (49) 187: about 3.3 + 0.24
+#: per pass per million samples per thread.
+MS_DIRECT_PASS = 0.24
+MS_DIRECT_FIXED = 3.3
+#: Separable cost per pass of the horizontal 1-D sums (see
+#: :func:`weighted_sum_steps`, with +1/-1 weights made common by
+#: :func:`unit_scaled`) per million output samples (ms), and the fixed cost of
+#: each rank component (its vertical pass, one matrix product per strip) per
+#: million samples of its padded-width intermediate.  Measured (passes):
+#: prewitt-x (1) 63 ms, sobel-x (1) 71, gaussian-3x3 (3) 75, rank-1 gaussians
+#: 3x3 (3) 69, 5x5 (7) 97, 9x9 (15) 110, 15x15 (27) 159, 31x31 (59) 247,
+#: 63x63 (123) 507, boxes 15x15 (14) 109 and 63x63 (62) 357: about 4.8 + 0.29
+#: per pass per million samples per thread.
+MS_SEPARABLE_PASS = 0.29
 MS_PER_PASS = 4.8
 #: Box cost per million output samples, summed over threads (ms): 2160x3840x3
-#: float32 measured 264-370 ms for 3x3 ... 63x63 (flat), i.e. ~24.  Beats the
-#: separable path of a box kernel from about 31x31 (measured 15x15: box 339
-#: vs separable 208 ms; 31x31: 370 vs 395; 63x63: 264 vs 847).
-MS_BOX = 24.0
+#: float32 measured 264-370 ms for 3x3 ... 63x63 (flat) in earlier sessions,
+#: 282 (15x15) and 307 (63x63) on 2026-11-28, i.e. 22-25.  Beats the separable
+#: path of a box kernel from about 63x63 (measured 15x15: box 282 vs separable
+#: 109 ms; 63x63: 307 vs 357).
+MS_BOX = 22.0
 #: FFT cost per million stride-1 samples for a 256x256 tile and a small kernel
 #: (ms), all threads together: 2160x3840x3 float32 measured 460-550 ms for
 #: 7x7 ... 31x31 (flat) on a quiet machine (earlier, shared: 630-1300), and
@@ -243,13 +249,103 @@ def low_rank(
     return r, u * s, vt
 
 
+#: One step of a weighted sum of shifted views (see :func:`weighted_sum_steps`):
+#: ``(kind, weight, tap indices)``.
+SumStep = tuple[str, float, tuple[int, ...]]
+
+
+def _passes(kind: str, views: int, weight: float) -> int:
+    """Passes over the accumulator one step takes."""
+    if kind == "set_sum":  # acc = wt * (v0 + v1 + ...)
+        return views - 1 + (weight != 1)
+    if kind == "add_scaled":  # tmp = wt * (v0 + ...); acc += tmp
+        return views + 1
+    return 1  # set (acc = wt * v), set_diff (v0 - v1), add (acc +-= v), negate
+
+
+def weighted_sum_steps(
+    weights: Sequence[float], *, units_only: bool = False, started: bool = False
+) -> list[SumStep]:
+    """Plan ``acc = sum_i weights[i] * view_i`` in few passes over ``acc``.
+
+    Weights of +1 and -1 need no product: two of them start the sum with one
+    add or subtract, the rest are added or subtracted.  Other taps of equal
+    weight are summed before one product (unless ``units_only``, which gives
+    every such tap its own product).  Zero weights are skipped.  With
+    ``started`` the accumulator already holds a partial sum; otherwise the
+    first step writes it (no zero fill).
+
+    Parameters
+    ----------
+    weights : sequence of float
+        One weight per view.
+    units_only : bool
+        Group only the +1 and -1 weights.
+    started : bool
+        Whether ``acc`` already holds values to add to.
+
+    Returns
+    -------
+    list of (kind, weight, indices)
+        Kinds: ``set``, ``set_sum``, ``set_diff``, ``add``, ``add_scaled``,
+        ``negate``.
+
+    Examples
+    --------
+    >>> weighted_sum_steps([-1.0, 0.0, 1.0])  # a Sobel row
+    [('set_diff', 1.0, (2, 0))]
+    >>> weighted_sum_steps([0.0, -1.0, 5.0, -1.0])
+    [('set', 5.0, (2,)), ('add', -1.0, (1,)), ('add', -1.0, (3,))]
+    """
+    plus = [i for i, wt in enumerate(weights) if wt == 1]
+    minus = [i for i, wt in enumerate(weights) if wt == -1]
+    groups: dict[object, tuple[float, list[int]]] = {}
+    for i, wt in enumerate(weights):
+        if wt not in (0, 1, -1):
+            groups.setdefault(("tap", i) if units_only else wt, (float(wt), []))[1].append(i)
+    others = list(groups.values())
+    steps: list[SumStep] = []
+    negate = False
+    if not started:
+        if len(plus) >= 2:
+            steps.append(("set_sum", 1.0, (plus[0], plus[1])))
+            plus = plus[2:]
+        elif plus and minus:
+            steps.append(("set_diff", 1.0, (plus[0], minus[0])))
+            plus, minus = [], minus[1:]
+        elif plus:
+            steps.append(("set", 1.0, (plus[0],)))
+            plus = []
+        elif others:
+            wt, idx = others.pop(0)
+            steps.append(("set", wt, (idx[0],)) if len(idx) == 1 else ("set_sum", wt, tuple(idx)))
+        elif len(minus) >= 2:
+            steps.append(("set_sum", 1.0, (minus[0], minus[1])))
+            plus, minus, negate = minus[2:], [], True  # -(sum of the rest), then negate
+        elif minus:
+            steps.append(("set", -1.0, (minus[0],)))
+            minus = []
+    steps.extend(("add", 1.0, (i,)) for i in plus)
+    steps.extend(("add_scaled", wt, tuple(idx)) for wt, idx in others)
+    steps.extend(("add", -1.0, (i,)) for i in minus)
+    if negate:
+        steps.append(("negate", -1.0, ()))
+    return steps
+
+
+def step_passes(steps: Sequence[SumStep]) -> int:
+    """Passes over the accumulator that ``steps`` take.
+
+    Examples
+    --------
+    >>> step_passes(weighted_sum_steps([2.0, 3.0, 4.0]))  # 1 + 2 + 2
+    5
+    """
+    return sum(_passes(kind, len(idx), wt) for kind, wt, idx in steps)
+
+
 def direct_passes(w: npt.NDArray[np.float64]) -> int:
     """Passes over a strip the direct method makes for a 2-D (per-channel) kernel.
-
-    Taps of equal weight are summed before one product (one pass each, plus
-    the product and the add to the accumulator); a lone tap is a product and
-    an add; a weight of +1 or -1 needs no product.  The first operation
-    writes the accumulator.
 
     Examples
     --------
@@ -257,19 +353,38 @@ def direct_passes(w: npt.NDArray[np.float64]) -> int:
     5
     >>> direct_passes(np.arange(2.0, 11.0).reshape(3, 3))  # 9 different weights
     17
+    >>> direct_passes(np.full((3, 3), 1 / 9))  # box: 8 adds and one product
+    9
     """
-    groups: dict[float, int] = {}
-    for value in w.ravel().tolist():
-        if value != 0:
-            groups[value] = groups.get(value, 0) + 1
-    passes = 0
-    for value, count in groups.items():
-        if abs(value) == 1 or count == 1:
-            passes += count if abs(value) == 1 else 2 * count
-        else:
-            passes += count + 1  # count - 1 adds, one product, one add to the total
-    # the very first operation writes the accumulator: one add fewer
-    return max(1, passes - 1) if groups else 0
+    return step_passes(weighted_sum_steps([v for v in w.ravel().tolist() if v != 0]))
+
+
+def unit_scaled(
+    u: npt.NDArray[np.float64], v: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Rescale each factor pair so the commonest magnitude in ``v``'s row is 1.
+
+    ``u[:, k] * c`` and ``v[k] / c`` give the same product; horizontal taps of
+    weight +1 or -1 then need no multiplication (a Sobel row ``[-1, 0, 1]``
+    becomes one subtraction).
+
+    Examples
+    --------
+    >>> u, v = unit_scaled(np.array([[2.0], [4.0]]), np.array([[-0.5, 0.0, 0.5]]))
+    >>> u.ravel().tolist(), v.ravel().tolist()
+    ([1.0, 2.0], [-1.0, 0.0, 1.0])
+    """
+    u = u.copy()
+    v = v.copy()
+    for k in range(v.shape[0]):
+        magnitudes = np.abs(v[k][v[k] != 0])
+        if magnitudes.size == 0:
+            continue
+        values, counts = np.unique(magnitudes, return_counts=True)
+        c = float(values[np.argmax(counts)])  # ties: the smallest magnitude
+        u[:, k] *= c
+        v[k] /= c
+    return u, v
 
 
 def fft_tile(extent: Pair, need: Pair) -> tuple[Pair, float]:
@@ -388,12 +503,16 @@ def plan_correlation(
             rtol = LOWRANK_RTOL[8 if itemsize >= 8 else 4]
             rank, u, v = low_rank(w, rtol)
             if rank * (kh + kw) < nz or method == "separable":
+                u, v = unit_scaled(u, v)
                 factors = (u, v)
                 mega_mid = oh * wp * c / 1e6
-                costs["separable"] = (
-                    rank * (MS_SEPARABLE_TAP * kw * mega_out + MS_PER_PASS * mega_mid) / par
-                    + MS_SETUP["separable"]
+                horizontal = sum(
+                    step_passes(weighted_sum_steps(v[k].tolist(), units_only=True, started=k > 0))
+                    for k in range(rank)
                 )
+                costs["separable"] = (
+                    MS_SEPARABLE_PASS * horizontal * mega_out + MS_PER_PASS * rank * mega_mid
+                ) / par + MS_SETUP["separable"]
             else:
                 notes["separable"] = (
                     f"rank {rank} needs {rank * (kh + kw)} taps, not fewer than {nz}"
