@@ -300,10 +300,10 @@ def test_direct_with_repeated_weights_equals_naive(h, w, c, kh, kw, seed, border
     dilation=st.integers(1, 2),
     integer_input=st.booleans(),
 )
-def test_direct_strips_reading_the_image_in_place_equal_naive(
+def test_direct_with_one_row_per_strip_equals_naive(
     h, w, c, kh, kw, seed, border, padding, stride, dilation, integer_input
 ):
-    """One output row per strip, so most strips read inside rows in place."""
+    """One output row per strip: every strip pads its own rows (image edges included)."""
     import convcli.plan
 
     r = np.random.default_rng(seed)
