@@ -6,9 +6,10 @@ imports (``pip install opencv-python-headless``, the optional ``bench``
 extra), OpenCV ``filter2D`` and ``sepFilter2D`` (for gaussian kernels).
 Kernels: random and gaussian of each size, float32 input, and uint8 input
 (float32 output everywhere); with ``--presets`` also every built-in 3x3 and
-5x5 preset.  Prints machine info, median milliseconds of
-``--runs`` runs after a warm-up, ratios from the same run, and the largest
-difference from scipy relative to ``sum|w| * max|x|``.
+5x5 preset.  Prints machine info, median milliseconds of ``--runs`` runs
+after a warm-up (within a run the contenders take turns, so a slow spell of
+a shared machine hits them alike), the median of the per-run ratios, and
+the largest difference from scipy relative to ``sum|w| * max|x|``.
 
 scipy at 63x63 takes close to a minute per call: calls slower than
 ``--slow`` seconds are timed once.
@@ -49,18 +50,41 @@ def gaussian_1d(k: int) -> np.ndarray:
     return g / g.sum()
 
 
-def median_ms(fn: Callable[[], Any], runs: int, slow: float) -> tuple[float, Any]:
-    t0 = time.perf_counter()
-    result = fn()  # warm-up: page faults, thread pool, FFT plans
-    first = time.perf_counter() - t0
-    if first > slow:
-        return first * 1000, result
-    times = []
-    for _ in range(runs):
+def interleaved_ms(
+    fns: dict[str, Callable[[], Any]], runs: int, slow: float
+) -> tuple[dict[str, list[float]], dict[str, Any]]:
+    """Times (ms) of every function, the functions taking turns within each run.
+
+    Each function is called once first (page faults, thread pools, FFT plans);
+    one slower than ``slow`` seconds keeps that single time.  Taking turns
+    means a slow spell of this shared machine hits every contender alike,
+    so per-run ratios are fair comparisons.
+    """
+    times: dict[str, list[float]] = {}
+    results: dict[str, Any] = {}
+    looped = []
+    for name, fn in fns.items():
         t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000, result
+        results[name] = fn()
+        first = time.perf_counter() - t0
+        times[name] = [first * 1000]
+        if first <= slow:
+            looped.append(name)
+            times[name] = []
+    for _ in range(runs):
+        for name in looped:
+            t0 = time.perf_counter()
+            fns[name]()
+            times[name].append((time.perf_counter() - t0) * 1000)
+    return times, results
+
+
+def median_ratio(a: list[float] | None, b: list[float] | None) -> float | None:
+    """Median over runs of ``a[i] / b[i]`` (a single time pairs with every run)."""
+    if not a or not b:
+        return None
+    n = max(len(a), len(b))
+    return statistics.median(a[min(i, len(a) - 1)] / b[min(i, len(b) - 1)] for i in range(n))
 
 
 def machine() -> str:
@@ -88,8 +112,8 @@ def fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.0f}"
 
 
-def ratio(a: float | None, b: float | None) -> str:
-    return "-" if a is None or b is None else f"{a / b:.2f}"
+def ratio(r: float | None) -> str:
+    return "-" if r is None else f"{r:.2f}"
 
 
 def main() -> None:
@@ -118,7 +142,8 @@ def main() -> None:
 
     print(f"Machine: {machine()}")
     print(
-        f"Image {H}x{W}x{C}, border reflect, {threads} thread(s), median of {runs} runs (ms);"
+        f"Image {H}x{W}x{C}, border reflect, {threads} thread(s), median of {runs} runs (ms),"
+        " the contenders taking turns in each run; ratios are medians of the per-run ratios;"
         f" calls over {args.slow:.0f} s timed once"
     )
     print()
@@ -154,37 +179,35 @@ def main() -> None:
         else:
             w = np.outer(g, g) if kind == "gaussian" else rng.normal(size=(k, k)) / k
         plan = make_plan(x.shape, w, threads=threads)
-        t_cc, y = median_ms(partial(correlate, x, w, threads=threads), runs, args.slow)
-        t_sp = err = None
+        fns: dict[str, Callable[[], Any]] = {"convcli": partial(correlate, x, w, threads=threads)}
         if not args.no_scipy:
             w3 = w.astype(np.float32)[:, :, None]
-            t_sp, ys = median_ms(
-                partial(ndi.correlate, x, w3, output=np.float32, mode="reflect"), runs, args.slow
-            )
-            scale = float(np.abs(w).sum() * np.abs(x).max())
-            err = float(np.abs(y - ys).max()) / scale
-        t_f2d = t_sep = None
+            fns["scipy"] = partial(ndi.correlate, x, w3, output=np.float32, mode="reflect")
         if cv2 is not None:
-            wk = w.astype(np.float32)
-            t_f2d, _ = median_ms(
-                partial(cv2.filter2D, x, cv2.CV_32F, wk, borderType=cv2.BORDER_REFLECT),
-                runs,
-                args.slow,
+            fns["filter2D"] = partial(
+                cv2.filter2D, x, cv2.CV_32F, w.astype(np.float32), borderType=cv2.BORDER_REFLECT
             )
             if kind == "gaussian":
                 g32 = g.astype(np.float32)
-                t_sep, _ = median_ms(
-                    partial(
-                        cv2.sepFilter2D, x, cv2.CV_32F, g32, g32, borderType=cv2.BORDER_REFLECT
-                    ),
-                    runs,
-                    args.slow,
+                fns["sepFilter2D"] = partial(
+                    cv2.sepFilter2D, x, cv2.CV_32F, g32, g32, borderType=cv2.BORDER_REFLECT
                 )
+        times, results = interleaved_ms(fns, runs, args.slow)
+        err = None
+        if "scipy" in results:
+            scale = float(np.abs(w).sum() * np.abs(x).max())
+            err = float(np.abs(results["convcli"] - results["scipy"]).max()) / scale
+        med = {name: statistics.median(t) for name, t in times.items()}
+        t_cc, t_sp = med["convcli"], med.get("scipy")
+        t_f2d, t_sep = med.get("filter2D"), med.get("sepFilter2D")
+        r_sp = median_ratio(times.get("scipy"), times["convcli"])
+        r_f2d = median_ratio(times["convcli"], times.get("filter2D"))
+        r_sep = median_ratio(times["convcli"], times.get("sepFilter2D"))
         method = plan.method + (f" r{plan.rank}" if plan.method == "separable" else "")
         print(
             f"| {dtype_name} | {k}x{k} {kind} | {method} | {fmt(t_cc)} | {fmt(t_sp)} |"
-            f" {fmt(t_f2d)} | {fmt(t_sep)} | {ratio(t_sp, t_cc)} | {ratio(t_cc, t_f2d)} |"
-            f" {ratio(t_cc, t_sep)} | {'-' if err is None else f'{err:.1e}'} |",
+            f" {fmt(t_f2d)} | {fmt(t_sep)} | {ratio(r_sp)} | {ratio(r_f2d)} |"
+            f" {ratio(r_sep)} | {'-' if err is None else f'{err:.1e}'} |",
             flush=True,
         )
 

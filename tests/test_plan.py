@@ -419,18 +419,26 @@ def test_matrix_products_in_column_chunks_equal_one_product(n, limit, rng):
     ),
     units_only=st.booleans(),
     started=st.booleans(),
+    planner=st.sampled_from(["products", "horner", "best"]),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_weighted_sum_steps_compute_the_weighted_sum(weights, units_only, started, seed):
+def test_weighted_sum_steps_compute_the_weighted_sum(weights, units_only, started, planner, seed):
     """The engine's step runner gives sum(w_i * v_i) (+ the old acc), for every plan of steps."""
     from convcli.engine import _run_sum_steps
-    from convcli.plan import step_passes, weighted_sum_steps
+    from convcli.plan import best_sum_steps, horner_sum_steps, step_passes, weighted_sum_steps
 
     r = np.random.default_rng(seed)
     views = [r.integers(0, 256, size=(3, 4, 2), dtype=np.uint8) for _ in weights]
     start = r.normal(size=(3, 4, 2))
+    if planner == "horner":
+        started = False  # Horner's rule rescales acc, so it always starts it
     acc = start.copy() if started else np.full((3, 4, 2), np.nan)
-    steps = weighted_sum_steps(weights, units_only=units_only, started=started)
+    if planner == "products":
+        steps = weighted_sum_steps(weights, units_only=units_only, started=started)
+    elif planner == "horner":
+        steps = horner_sum_steps(weights)
+    else:
+        steps = best_sum_steps(weights, units_only=units_only, started=started)
     _run_sum_steps(acc, lambda i: views[i], steps)
     want = sum(w * v.astype(np.float64) for w, v in zip(weights, views, strict=True))
     if started:
@@ -440,6 +448,61 @@ def test_weighted_sum_steps_compute_the_weighted_sum(weights, units_only, starte
         return
     np.testing.assert_allclose(acc, want, rtol=1e-12, atol=1e-9)
     assert step_passes(steps) <= 2 * sum(1 for w in weights if w) + 1
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_horner_sum_in_float32_is_as_accurate_as_a_plain_sum(seed):
+    """Magnitudes over six decades: the float32 error stays within a few ulps of sum |w v|."""
+    from convcli.engine import _run_sum_steps
+    from convcli.plan import horner_sum_steps
+
+    r = np.random.default_rng(seed)
+    weights = (r.choice([-1, 1], size=12) * 10.0 ** r.uniform(-6, 0, size=12)).tolist()
+    views = [r.uniform(0, 255, size=(64, 3)).astype(np.float32) for _ in weights]
+    acc = np.full((64, 3), np.nan, dtype=np.float32)
+    _run_sum_steps(acc, lambda i: views[i], horner_sum_steps(weights))
+    want = sum(w * v.astype(np.float64) for w, v in zip(weights, views, strict=True))
+    bound = sum(abs(w) * v.astype(np.float64) for w, v in zip(weights, views, strict=True))
+    assert np.all(np.abs(acc - want) <= 4 * len(weights) * np.finfo(np.float32).eps * bound)
+
+
+def test_horner_steps_scale_by_ratios_of_at_most_one():
+    from convcli.plan import horner_sum_steps
+
+    steps = horner_sum_steps([0.1, -2.0, 0.1, 0.7, -0.7, 3.0])
+    scales = [wt for kind, wt, _ in steps if kind == "scale"]
+    # 0.1 -> 0.7 -> 2 -> 3, then the largest magnitude itself
+    assert scales == pytest.approx([0.1 / 0.7, 0.7 / 2, 2 / 3, 3.0])
+
+
+def test_best_sum_steps_pick_products_for_sharpen_and_horner_for_a_gaussian_row():
+    from convcli.plan import best_sum_steps, step_traffic
+
+    sharpen = best_sum_steps([-1.0, -1.0, 5.0, -1.0, -1.0])
+    assert "scale" not in [kind for kind, _, _ in sharpen]
+    assert step_traffic(sharpen) == 2 + 4 * 3  # one product, four subtractions
+    row = [0.05, 0.25, 0.4, 0.25, 0.05]
+    horner = best_sum_steps(row)
+    assert "add_scaled" not in [kind for kind, _, _ in horner]
+    # pair sum, scale + 2 adds, scale + add, final scale by 0.4
+    assert step_traffic(horner) == 3 + (2 + 6) + (2 + 3) + 2
+
+
+def test_horizontal_steps_keep_the_product_and_drop_empty_components(rng):
+    from convcli.engine import _run_sum_steps
+    from convcli.plan import horizontal_steps
+
+    g = np.array([1.0, 4.0, 6.0, 4.0, 1.0])
+    u = np.stack([g, rng.normal(size=5), np.zeros(5)], axis=1)
+    v = np.stack([g / 16, rng.normal(size=5), rng.normal(size=5)])
+    us, vs, steps = horizontal_steps(u, v)
+    assert vs.shape == (2, 5)  # the third component has an all-zero column factor
+    np.testing.assert_allclose(us @ vs, u @ v, rtol=1e-13, atol=1e-13)
+    views = [rng.normal(size=(4, 3)) for _ in range(vs.size)]
+    acc = np.full((4, 3), np.nan)
+    _run_sum_steps(acc, lambda i: views[i], steps)
+    want = sum(w * x for w, x in zip(vs.ravel(), views, strict=True))
+    np.testing.assert_allclose(acc, want, rtol=1e-12, atol=1e-12)
 
 
 def test_unit_scaled_factors_keep_the_product_and_make_unit_weights(rng):
