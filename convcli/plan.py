@@ -77,27 +77,34 @@ DIRECT_STRIP_BYTES = 2 * 1024 * 1024
 # the machine was slower that day than in earlier sessions, so all methods
 # were measured together and only their ratios matter).
 
-#: Direct cost per pass over a strip per million output samples, summed over
-#: threads (ms), and its fixed part per million input samples read (padding
-#: each strip's rows).  A per-channel kernel takes the passes counted by
-#: :func:`direct_passes` (+1/-1 weights need no product, other equal weights
-#: share one); a channel-mixing tap is one product and one add.  Measured
-#: (passes): sharpen (5) 56 ms, laplacian (5) 62, contour (9) 63, box (9) 67,
-#: sobel-x (7) 72, 3x3 random (17) 89, 5x5 random (49) 187: about 3.3 + 0.24
-#: per pass per million samples per thread.
-MS_DIRECT_PASS = 0.24
-MS_DIRECT_FIXED = 3.3
-#: Separable cost per pass of the horizontal 1-D sums (see
-#: :func:`weighted_sum_steps`, with +1/-1 weights made common by
-#: :func:`unit_scaled`) per million output samples (ms), and the fixed cost of
-#: each rank component (its vertical pass, one matrix product per strip) per
-#: million samples of its padded-width intermediate.  Measured (passes):
-#: prewitt-x (1) 63 ms, sobel-x (1) 71, gaussian-3x3 (3) 75, rank-1 gaussians
-#: 3x3 (3) 69, 5x5 (7) 97, 9x9 (15) 110, 15x15 (27) 159, 31x31 (59) 247,
-#: 63x63 (123) 507, boxes 15x15 (14) 109 and 63x63 (62) 357: about 4.8 + 0.29
-#: per pass per million samples per thread.
-MS_SEPARABLE_PASS = 0.29
-MS_PER_PASS = 4.8
+#: Direct cost per array touch (one read or write of one sample, counted by
+#: :func:`step_traffic`) per million output samples, summed over threads
+#: (ms), and its fixed part per million input samples read (padding each
+#: strip's rows).  A per-channel kernel makes the touches counted by
+#: :func:`direct_traffic` (+1/-1 weights need no product; Horner's rule where
+#: it moves less); a channel-mixing tap costs about 7 (a product and an add).
+#: Measured with Horner's rule, 2 threads, median ms (touches): sharpen (14)
+#: 58, laplacian (16) 56, detail (16) 50, sobel-x (19) 62, box (26) 63,
+#: contour (26) 60, smooth (28) 65, gaussian-3x3 (30) 74, 3x3 random (44) 85,
+#: blur (47) 81, gaussian-5x5 (84) 117, 5x5 random (124) 162, 9x9 gaussian
+#: (270) 266, 9x9 rank 2 (404) 397: about 46 + 0.87 per touch, i.e. 3.7 per
+#: million input samples plus 0.070 per touch per million output samples
+#: per thread.
+MS_DIRECT_TOUCH = 0.070
+MS_DIRECT_FIXED = 3.7
+#: Separable cost per touch of the horizontal sum (see :func:`horizontal_steps`)
+#: per million output samples (ms), and, per million samples of the
+#: padded-width intermediate, a fixed part (reading the rows) and a part per
+#: rank component (its share of the vertical matrix product).  Measured in the
+#: same run as the direct costs (touches, rank): sobel-x (3, 1) 61, box (6, 1)
+#: 71, gaussian-3x3 (8, 1) 70, 5x5 gaussians (16, 1) 70-79, 9x9 (32, 1) 101,
+#: 15x15 (56, 1) 129, 31x31 (122, 1) 218, 15x15 box (42, 1) 104; sharpen,
+#: laplacian, smooth, detail, contour (19, 2) 85-97, unsharp-5x5 (37, 2) 107,
+#: blur (31, 2) 102, 9x9 rank 2 (85, 2) 161, 3x3 random (38, 3) 137, 5x5
+#: random (114, 5) 305: about 39 + 18 per component + 1.32 per touch.
+MS_SEPARABLE_TOUCH = 0.106
+MS_SEPARABLE_FIXED = 3.1
+MS_SEPARABLE_RANK = 1.45
 #: Box cost per million output samples, summed over threads (ms): 2160x3840x3
 #: float32 measured 264-370 ms for 3x3 ... 63x63 (flat) in earlier sessions,
 #: 282 (15x15) and 307 (63x63) on 2026-11-28, i.e. 22-25.  Beats the separable
@@ -452,19 +459,19 @@ def best_sum_steps(
     return horner if step_traffic(horner) < step_traffic(plain) else plain
 
 
-def direct_passes(w: npt.NDArray[np.float64]) -> int:
-    """Passes over a strip the direct method makes for a 2-D (per-channel) kernel.
+def direct_traffic(w: npt.NDArray[np.float64]) -> int:
+    """Array touches per output sample of the direct method for a 2-D (per-channel) kernel.
 
     Examples
     --------
-    >>> direct_passes(np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]))  # sharpen
-    5
-    >>> direct_passes(np.arange(2.0, 11.0).reshape(3, 3))  # 9 magnitudes: Horner's rule
-    18
-    >>> direct_passes(np.full((3, 3), 1 / 9))  # box: 8 adds and one product
-    9
+    >>> direct_traffic(np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]))  # sharpen
+    14
+    >>> direct_traffic(np.arange(2.0, 11.0).reshape(3, 3))  # 9 magnitudes: Horner's rule
+    44
+    >>> direct_traffic(np.full((3, 3), 1 / 9))  # box: 8 adds and one product
+    26
     """
-    return step_passes(best_sum_steps([v for v in w.ravel().tolist() if v != 0]))
+    return step_traffic(best_sum_steps([v for v in w.ravel().tolist() if v != 0]))
 
 
 def unit_scaled(
@@ -495,6 +502,28 @@ def unit_scaled(
     return u, v
 
 
+#: Magnitudes of a factor row closer than this (relative, about 18 ulps) are made equal:
+#: an SVD gives the mirrored taps of a symmetric kernel a few ulps apart
+#: (a 9x9 gaussian: 4e-16), which would cost Horner's rule a step each.
+SNAP_RTOL = 4e-15
+
+
+def _snap_magnitudes(v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``v`` with each row's magnitudes within :data:`SNAP_RTOL` of each other made equal."""
+    v = v.copy()
+    for row in v:
+        order = np.argsort(np.abs(row))
+        mags = np.abs(row[order])
+        start = 0
+        for i in range(1, len(order) + 1):
+            if i == len(order) or mags[i] - mags[start] > SNAP_RTOL * mags[i]:
+                if i - start > 1:
+                    group = order[start:i]
+                    row[group] = np.sign(row[group]) * mags[start:i].mean()
+                start = i
+    return v
+
+
 def horizontal_steps(
     u: npt.NDArray[np.float64], v: npt.NDArray[np.float64]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[SumStep]]:
@@ -518,9 +547,11 @@ def horizontal_steps(
     u, v = u[:, keep], v[keep]
     if not keep:
         return u, v, []
+    v = _snap_magnitudes(v)
     ua, va = unit_scaled(u, v)
     plain = weighted_sum_steps(va.ravel().tolist(), units_only=True)
-    peak = np.abs(v).max(axis=1)
+    # the largest tap of each row becomes +1 (signed, so an SVD's sign flip costs nothing)
+    peak = v[np.arange(v.shape[0]), np.abs(v).argmax(axis=1)]
     ub, vb = u * peak, v / peak[:, None]
     horner = horner_sum_steps(vb.ravel().tolist())
     if step_traffic(horner) < step_traffic(plain):
@@ -614,12 +645,12 @@ def plan_correlation(
 
     # a channel-mixing tap is a (C, O) matrix product per pixel: C times the work
     mix = 1 if depthwise else c
-    passes = direct_passes(w) if depthwise else 2 * nz * mix
+    touches = direct_traffic(w) if depthwise else 7 * nz * mix
     # strips pad every input row they read; strided passes read whole cache lines
     # (measured 11x11 random at stride 4: 551 ms, against 513 for 9x9 at stride 1)
     mega_in = min(geometry.in_hw[0], (oh - 1) * sh + (kh - 1) * dh + 1) * wp * c / 1e6
     costs: dict[str, float] = {
-        "direct": (MS_DIRECT_FIXED * mega_in + MS_DIRECT_PASS * max(passes, 1) * sw * mega_out)
+        "direct": (MS_DIRECT_FIXED * mega_in + MS_DIRECT_TOUCH * max(touches, 1) * sw * mega_out)
         / par
     }
     notes: dict[str, str] = {}
@@ -649,8 +680,8 @@ def plan_correlation(
                 factors = (u, v)
                 mega_mid = oh * wp * c / 1e6
                 costs["separable"] = (
-                    MS_SEPARABLE_PASS * step_passes(sum_steps) * mega_out
-                    + MS_PER_PASS * v.shape[0] * mega_mid
+                    MS_SEPARABLE_TOUCH * step_traffic(sum_steps) * mega_out
+                    + (MS_SEPARABLE_FIXED + MS_SEPARABLE_RANK * v.shape[0]) * mega_mid
                 ) / par + MS_SETUP["separable"]
             else:
                 notes["separable"] = (
