@@ -531,3 +531,16 @@ def test_unit_scaled_factors_keep_the_product_and_make_unit_weights(rng):
     np.testing.assert_allclose(us @ vs, u @ v, rtol=1e-14)
     assert vs[0].tolist() == pytest.approx([-1.0, 0.0, 1.0, 0.7 / 0.3, 1.0])
     assert vs[1].tolist() == pytest.approx([1.0, 1.0, 2.5, 0.0, 0.0])
+
+
+def test_large_kernels_get_the_direct_traffic_estimated_not_planned(monkeypatch):
+    """Planning is Python-speed: past DIRECT_PLAN_TAPS taps no step list is built."""
+    import convcli.plan
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("steps planned for a huge kernel")
+
+    monkeypatch.setattr(convcli.plan, "best_sum_steps", refuse)
+    w = np.random.default_rng(0).normal(size=(21, 21))  # 441 taps
+    assert convcli.plan.direct_traffic(w) == 5 * 441
+    assert make_plan(UHD, w).method in ("gemm", "fft")
