@@ -22,6 +22,12 @@ cheapest exact method; the engine then runs it.  Methods:
     with the block's input rows gives every column's vertical sum (BLAS does
     the ``kh`` taps), then ``kw - 1`` shifted adds make the output (cost ~
     ``kw`` passes plus the product).
+``einsum``
+    A 2-D (depthwise) kernel as one ``numpy.einsum`` call per strip over a
+    strided view of the strip's taps: every tap is a fused multiply-add in
+    NumPy's C loop (no temporary, no pass per operation), zero taps skipped
+    where they form whole rows or columns of the grid (cost ~ taps of that
+    grid).  Column stride 1 only.
 ``fft``
     Overlap-save in tiles with ``numpy.fft.rfft2`` for large 2-D kernels; cost
     flat in the kernel size.  Computes the stride-1 result inside each tile
@@ -57,7 +63,10 @@ from convcli.shapes import Pair, kernel_dims
 if TYPE_CHECKING:
     from convcli.engine import Geometry
 
-METHODS = ("direct", "separable", "box", "fft", "gemm")
+METHODS = ("direct", "separable", "box", "fft", "gemm", "einsum")
+
+#: Kernel rows (or columns) as ``(first, count, step)``.
+GridAxis = tuple[int, int, int]
 
 #: Target size of one strip's accumulator, in bytes, for the separable and box
 #: methods.  Measured on this 2-core machine (2160x3840x3 float32, 2 threads,
@@ -71,6 +80,15 @@ STRIP_BYTES = 1024 * 1024
 #: 1 MB 69-61/81-82/182-176, 1.5 MB 60/80-79/154-151, 2 MB 56-62/71-68/147-146,
 #: 3 MB 70-62/102-96/242-206.
 DIRECT_STRIP_BYTES = 2 * 1024 * 1024
+
+#: The same for the einsum method (its output strip) and for the fused
+#: separable passes (their padded-width intermediate).  Per einsum call
+#: NumPy sets up an iterator, so larger strips pay: rows per strip vs ms,
+#: 3x3 random einsum 8 129, 16 86, 22 73, 32 66, 45 64, 64 61, 90 61; 9x9
+#: gaussian fused separable 8 143, 16 100, 22 100, 32 85, 45 92, 64 92, 5x5
+#: 16 80, 32 66, 45 68, 64 73 (one row is 46 KB here).
+EINSUM_STRIP_BYTES = 3 * 1024 * 1024
+FUSED_STRIP_BYTES = 3 * 1024 * 1024 // 2
 
 # Costs re-measured on 2026-11-28 with every method in the same process,
 # interleaved (2160x3840x3 float32 = 24.9 M samples, 2 threads, median of 5;
@@ -142,11 +160,33 @@ GEMM_BLOCK_ROWS = ((5, 12), (11, 8), (4096, 4))
 #: 3x3 71/65/70/70, 5x5 93/99/100/100, 9x9 180/176/181/166 (within noise);
 #: 4 keeps the threads balanced on small images.
 GEMM_STRIPS_PER_THREAD = 4
+#: Einsum cost per tap of its grid (see :func:`tap_grid`) per million output
+#: samples, and a fixed part per million input samples (padding edge
+#: columns, zeroing the output, the iterator), summed over threads (ms).
+#: Measured (taps) ms, 2 threads, median of 8, in the same run as direct and
+#: gemm: sobel-x (6) 50, 3x3 random (9) 62, sharpen (9) 59, smooth (9) 62,
+#: 5x5 random (25) 105, 7x7 (49) 174, 9x9 (81) 217 (direct 56, 84, 50, 68,
+#: 152, 257, 415; gemm 58, 69, 70, 73, 111, 138, 187): about 36 + 2.8 per tap.
+#: The fused separable passes cost the same per tap (vertical taps per
+#: intermediate sample, horizontal ones per output sample) plus
+#: :data:`MS_FUSED_RANK` per component: 3x3 / 5x5 / 9x9 / 15x15 / 31x31
+#: gaussians (6 / 10 / 18 / 30 / 62 taps) 50 / 65 / 85 / 128 / 208 ms,
+#: unsharp-5x5 (rank 2, 20 taps) 108 (with sum steps: 66, 76, 93, 119, 189, 115).
+MS_EINSUM_TAP = 0.225
+MS_EINSUM_FIXED = 2.9
+MS_FUSED_RANK = 1.5
 #: Relative error allowed for a low-rank kernel: the summed absolute residual
 #: of the rank-r reconstruction over the summed absolute kernel.
 LOWRANK_RTOL = {4: 1e-7, 8: 1e-14}
 #: Fixed cost per call (ms) so tiny images stay on the simplest path.
-MS_SETUP = {"direct": 0.0, "separable": 0.05, "box": 0.05, "fft": 0.5, "gemm": 0.05}
+MS_SETUP = {
+    "direct": 0.0,
+    "separable": 0.05,
+    "box": 0.05,
+    "fft": 0.5,
+    "gemm": 0.05,
+    "einsum": 0.05,
+}
 
 
 @dataclass(frozen=True)
@@ -196,6 +236,12 @@ class Plan:
     box_value: float = 0.0
     #: Output rows per matrix product (gemm only; else 0).
     block_rows: int = 0
+    #: Kernel rows and columns as ``(first, count, step)`` that the einsum
+    #: method reads (:func:`tap_grid`; einsum only).
+    grid: tuple[GridAxis, GridAxis] = ((0, 0, 1), (0, 0, 1))
+    #: Separable passes as einsum calls (fused multiply-adds) rather than a
+    #: matrix product and :attr:`sum_steps`.
+    fused: bool = False
 
     def explain(self) -> str:
         """One paragraph saying what will run and why.
@@ -211,6 +257,7 @@ class Plan:
             how = (
                 f"separable, as the {kh}x{kw} kernel has rank {self.rank}, so it runs as"
                 f" {self.rank} pair(s) of 1-D passes ({self.taps} taps instead of {kh * kw})"
+                + (", each pass one numpy.einsum call per strip" if self.fused else "")
             )
         elif self.method == "box":
             how = f"box, as all {kh}x{kw} taps are equal: running sums replace the taps"
@@ -219,6 +266,12 @@ class Plan:
                 f"gemm, the vertical sums of the {kh}x{kw} kernel's {self.taps} non-zero"
                 f" column(s) as matrix products over blocks of {self.block_rows} output rows,"
                 " then shifted adds"
+            )
+        elif self.method == "einsum":
+            (_, rows, _), (_, cols, _) = self.grid
+            how = (
+                f"einsum, the {kh}x{kw} kernel's {rows}x{cols} grid of taps holding every"
+                " non-zero one as fused multiply-adds in one numpy.einsum call per strip"
             )
         else:
             how = f"fft, overlap-save with numpy.fft, cost flat in the {kh}x{kw} kernel's size"
@@ -257,6 +310,30 @@ def low_rank(
             return r, uu, vv
     r = len(s)
     return r, u * s, vt
+
+
+def tap_grid(w: npt.NDArray[np.float64]) -> tuple[GridAxis, GridAxis]:
+    """The smallest evenly spaced rows and columns of a 2-D kernel holding every non-zero tap.
+
+    Each axis is ``(first, count, step)``: rows ``first, first + step, ...``.
+
+    Examples
+    --------
+    >>> tap_grid(np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]))  # Sobel: 3 rows, 2 columns
+    ((0, 3, 1), (0, 2, 2))
+    >>> tap_grid(np.array([[0.0, 0, 0], [0, 0, 1], [0, 0, 0]]))
+    ((1, 1, 1), (2, 1, 1))
+    """
+
+    def axis(used: npt.NDArray[np.bool_]) -> GridAxis:
+        idx = np.flatnonzero(used)
+        if idx.size == 0:
+            return (0, 0, 1)
+        step = int(np.gcd.reduce(np.diff(idx))) if idx.size > 1 else 1
+        return int(idx[0]), int((idx[-1] - idx[0]) // step + 1), step
+
+    nz = w != 0
+    return axis(nz.any(axis=1)), axis(nz.any(axis=0))
 
 
 #: One step of a weighted sum of shifted views (see :func:`weighted_sum_steps`):
@@ -669,6 +746,8 @@ def plan_correlation(
     tile: Pair = (0, 0)
     fft_par = par
     block = cols = 0
+    grid: tuple[GridAxis, GridAxis] = ((0, 0, 1), (0, 0, 1))
+    fused = False
     if not depthwise:
         notes["all"] = "only the direct method handles channel-summing 3-D and 4-D kernels"
     elif nz == 0:
@@ -691,6 +770,14 @@ def plan_correlation(
                     MS_SEPARABLE_TOUCH * step_traffic(sum_steps) * mega_out
                     + (MS_SEPARABLE_FIXED + MS_SEPARABLE_RANK * v.shape[0]) * mega_mid
                 ) / par + MS_SETUP["separable"]
+                if sw == 1:
+                    r = v.shape[0]
+                    cost_fused = (
+                        (MS_EINSUM_FIXED + MS_FUSED_RANK * (r - 1)) * mega_mid
+                        + MS_EINSUM_TAP * r * (kh * mega_mid + kw * mega_out)
+                    ) / par + MS_SETUP["separable"]
+                    fused = cost_fused < costs["separable"]
+                    costs["separable"] = min(cost_fused, costs["separable"])
             else:
                 notes["separable"] = (
                     f"rank {rank} needs {rank * (kh + kw)} taps, not fewer than {nz}"
@@ -713,6 +800,15 @@ def plan_correlation(
             + MS_GEMM_PER_COLUMN * cols * mega_out
             + MS_GEMM_PER_MAC * cols * k_rows / block * mega_z
         ) / par + MS_SETUP["gemm"]
+        grid = tap_grid(w)
+        costs["einsum"] = (
+            MS_EINSUM_FIXED * mega_in + MS_EINSUM_TAP * grid[0][1] * grid[1][1] * mega_out
+        ) / par + MS_SETUP["einsum"]
+        if sw > 1:
+            # the output's columns and channels are then separate axes and
+            # einsum's inner loop runs over the channels only (3x3 at column
+            # stride 2: 30 ms per strip against 8 for direct)
+            costs["einsum"] *= 4
         # the FFT computes every stride-1 sample inside its tiles (no thread gain measured)
         costs["fft"] = MS_FFT * factor * need[0] * need[1] * c / 1e6 + MS_SETUP["fft"]
 
@@ -737,7 +833,9 @@ def plan_correlation(
     if chosen == "separable":
         # sized by the padded-width intermediate; 15x15 gaussian, rows per
         # strip vs ms: 8 531, 16 493, 32 451, 64 725 (this gives ~22)
-        rows = strip_rows(wp, c, itemsize, oh)
+        rows = strip_rows(wp, c, itemsize, oh, FUSED_STRIP_BYTES if fused else None)
+    elif chosen == "einsum":
+        rows = strip_rows(ow, c, itemsize, oh, EINSUM_STRIP_BYTES)
     elif chosen == "box":
         # the running sums restart per strip: keep the kernel's overlap small
         rows = min(oh, max(strip_rows(wp, c, 8, oh), 4 * (kh - 1) * dh))
@@ -749,6 +847,8 @@ def plan_correlation(
     taps = {"direct": nz, "separable": rank * (kh + kw), "box": 0, "fft": 0}.get(chosen, 0)
     if chosen == "gemm":
         taps = cols
+    elif chosen == "einsum":
+        taps = grid[0][1] * grid[1][1]
     return Plan(
         method=chosen,
         kernel_hw=(kh, kw),
@@ -763,4 +863,6 @@ def plan_correlation(
         sum_steps=tuple(sum_steps) if chosen == "separable" else (),
         box_value=box_value,
         block_rows=block if chosen == "gemm" else 0,
+        grid=grid if chosen == "einsum" else ((0, 0, 1), (0, 0, 1)),
+        fused=fused and chosen == "separable",
     )

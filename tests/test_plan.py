@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convcli import engine
 from convcli.borders import pad
 from convcli.engine import convolve, correlate, correlate_padded, make_geometry, make_plan
 from convcli.errors import OptionError, ShapeError
@@ -32,7 +34,15 @@ def kernel_for(method: str, r: np.random.Generator, kh: int, kw: int) -> np.ndar
     if method == "separable" and r.uniform() < 0.5:
         # low rank on purpose, so truncated factors are exercised
         return np.outer(r.normal(size=kh), r.normal(size=kw))
-    return r.normal(size=(kh, kw))
+    w = r.normal(size=(kh, kw))
+    if method == "einsum" and r.uniform() < 0.5:
+        # zero taps, rows and columns: the grid skips some, keeps others
+        w[r.uniform(size=w.shape) < 0.4] = 0
+        w[r.integers(kh)] = 0
+        w[:, r.integers(kw)] = 0
+        if not w.any():
+            w[r.integers(kh), r.integers(kw)] = 1.5
+    return w
 
 
 @st.composite
@@ -97,6 +107,67 @@ def test_forced_box_equals_naive(case):
     _check_against_naive(case, "box")
 
 
+@settings(max_examples=60)
+@given(method_case("einsum"))
+def test_forced_einsum_equals_naive(case):
+    _check_against_naive(case, "einsum")
+
+
+@contextlib.contextmanager
+def planned(method: str, **changes):
+    """Make the planner's plans for ``method`` carry ``changes`` (e.g. ``fused``)."""
+    planner = engine.plan_correlation
+
+    def patched(*args, **kwargs):
+        plan = planner(*args, **kwargs)
+        return dataclasses.replace(plan, **changes) if plan.method == method else plan
+
+    engine.plan_correlation = patched
+    try:
+        yield
+    finally:
+        engine.plan_correlation = planner
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["einsum passes", "sum steps"])
+@settings(max_examples=40)
+@given(case=method_case("separable"))
+def test_separable_both_pass_kinds_equal_naive(fused, case):
+    with planned("separable", fused=fused):
+        _check_against_naive(case, "separable")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32], ids=["uint8 image", "float32 image"])
+@pytest.mark.parametrize(
+    ("method", "fused"),
+    [("separable", True), ("separable", False), ("einsum", False)],
+    ids=["separable einsum passes", "separable sum steps", "einsum"],
+)
+@pytest.mark.parametrize("border", ["reflect", "constant", "wrap"])
+@pytest.mark.parametrize(
+    ("padding", "stride", "dilation"),
+    [("same", (1, 1), (1, 1)), ((3, 4), (2, 1), (1, 2)), ("same", (1, 3), (2, 1))],
+)
+def test_strips_read_image_rows_in_place(
+    dtype, method, fused, border, padding, stride, dilation, rng
+):
+    # float32 images are read in place inside the image (edge columns padded
+    # apart), uint8 ones converted per strip; small strips make most interior
+    x = rng.uniform(0, 255, size=(60, 70, 3)).astype(dtype)
+    w = np.outer(rng.normal(size=5), rng.normal(size=3))
+    if method == "einsum":
+        w += rng.normal(size=w.shape)  # full rank
+        w[:, 1] = 0  # a 5x2 grid of taps, the first column left of the anchor
+    geometry = {"padding": padding, "stride": stride, "dilation": dilation}
+    with planned(method, fused=fused, strip_rows=4):
+        plan = make_plan(x.shape, w, method=method, **geometry)
+        assert (plan.fused, plan.strip_rows) == (fused, 4)
+        got = correlate(x, w, method=method, border=border, cval=7.0, **geometry)
+    pads = padding_amounts(padding, w.shape, dilation=dilation)
+    want = naive_correlate(x.astype(np.float64), w, pads, stride, dilation, border, 7.0)
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-4 * np.abs(w).sum() * 255)
+
+
 @settings(max_examples=40)
 @given(method_case("fft"))
 def test_forced_fft_equals_naive(case):
@@ -128,9 +199,10 @@ def test_small_strips_and_tiles_equal_direct(method, stride, dilation, kshape, r
     plan = plan_correlation(xp.shape, w, geom, np.float64, 2, method=method)
     eh, ew = (kshape[0] - 1) * dilation[0] + 1, (kshape[1] - 1) * dilation[1] + 1
     small = dataclasses.replace(plan, strip_rows=3, tile=(eh + 16, ew + 21), threads=2)
-    got = correlate_padded(xp, w, geom, plan=small)
     want = correlate_padded(xp, w, geom, method="direct", threads=1)
-    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-8)
+    for fused in {plan.fused, method == "separable"}:  # separable: both kinds of passes
+        got = correlate_padded(xp, w, geom, plan=dataclasses.replace(small, fused=fused))
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-8)
 
 
 @pytest.mark.parametrize("method", ["separable", "box", "fft"])
@@ -178,7 +250,7 @@ def test_convolve_accepts_method(rng):
         ("random 9x9", np.random.default_rng(5).normal(size=(9, 9)), "gemm"),
         ("random 13x13", np.random.default_rng(6).normal(size=(13, 13)), "gemm"),
         ("random 31x31", np.random.default_rng(1).normal(size=(31, 31)), "fft"),
-        ("random 3x3", np.random.default_rng(2).normal(size=(3, 3)), "gemm"),
+        ("random 3x3", np.random.default_rng(2).normal(size=(3, 3)), "einsum"),
         ("sharpen 3x3", np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]), "direct"),
         # measured 70 (separable) against 74 (direct) ms: within 10%, a row costs 3 touches
         ("gaussian 3x3", gaussian(3, 0.8), "separable"),
@@ -201,10 +273,14 @@ def test_plan_details_for_separable_and_sparse_kernels():
     assert (plan.rank, plan.taps, plan.kernel_hw) == (1, 30, (15, 15))
     assert "rank 1" in plan.explain()
     sparse = np.zeros((5, 5))
-    sparse[0, 0] = sparse[4, 4] = 1.0
+    sparse[0, 0] = sparse[1, 4] = sparse[4, 1] = 1.0  # einsum's grid would be all 25 taps
     plan = make_plan(UHD, sparse)
-    assert (plan.method, plan.taps) == ("direct", 2)
-    assert "2 non-zero taps" in str(plan)
+    assert (plan.method, plan.taps) == ("direct", 3)
+    assert "3 non-zero taps" in str(plan)
+    sobel = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+    plan = make_plan(UHD, sobel, method="einsum")
+    assert (plan.grid, plan.taps) == (((0, 3, 1), (0, 2, 2)), 6)
+    assert "3x2 grid" in str(plan)
 
 
 def test_rank_two_kernel_uses_two_pairs_of_passes(rng):
