@@ -906,7 +906,7 @@ def correlate_padded(
         Stride, dilation and output size.
     threads : int, optional
         Worker threads (default :func:`default_threads`).
-    method : {None, "direct", "separable", "box", "fft", "gemm"}
+    method : {None, "direct", "separable", "box", "fft", "gemm", "einsum"}
         Force a method; ``None`` lets :func:`convcli.plan.plan_correlation` choose.
     plan : Plan, optional
         A plan made beforehand for this image shape, kernel and geometry.
@@ -1030,7 +1030,7 @@ def correlate(
         Kernel index placed on the output pixel for ``same`` padding.
     threads : int, optional
         Worker threads; default ``CONVCLI_THREADS`` or the core count.
-    method : {None, "direct", "separable", "box", "fft", "gemm"}
+    method : {None, "direct", "separable", "box", "fft", "gemm", "einsum"}
         Force a computation method; by default the planner picks the
         cheapest exact one (see :mod:`convcli.plan` and :func:`make_plan`).
     rows : (int, int), optional

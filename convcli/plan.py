@@ -195,17 +195,18 @@ class Plan:
 
     Attributes
     ----------
-    method : {"direct", "separable", "box", "fft", "gemm"}
+    method : {"direct", "separable", "box", "fft", "gemm", "einsum"}
         The method chosen.
     kernel_hw : (int, int)
         Kernel size ``(kh, kw)`` before dilation.
     taps : int
         Taps per output sample the method applies: non-zero taps (direct),
-        ``rank * (kh + kw)`` (separable), 0 (box and FFT, flat in size).
+        ``rank * (kh + kw)`` (separable), the taps of the grid (einsum),
+        non-zero kernel columns (gemm), 0 (box and FFT, flat in size).
     rank : int
         SVD rank used by ``separable`` (1 for ``box``; 0 otherwise).
     strip_rows : int
-        Output rows per strip (direct, separable, box).
+        Output rows per strip (every method but fft).
     tile : (int, int)
         FFT tile ``(Th, Tw)`` in padded pixels (fft only; else ``(0, 0)``).
     threads : int
@@ -697,7 +698,7 @@ def plan_correlation(
         Working precision; it sets the tolerance for low-rank kernels.
     threads : int
         Worker threads available.
-    method : {None, "direct", "separable", "box", "fft", "gemm"}
+    method : {None, "direct", "separable", "box", "fft", "gemm", "einsum"}
         Force a method (``None``: choose).  A forced method that cannot run
         this kernel raises :class:`~convcli.errors.OptionError`.
 
