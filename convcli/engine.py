@@ -480,20 +480,7 @@ def _separable(src: _Source, geom: Geometry, plan: Plan) -> FloatArray:
             return
         _vertical_einsum(src, geom, u_dt, row_sums[n], r0, r1, mids)
         item = dt.itemsize
-        tap_strides = (n * wp * c * item, dw * c * item, wp * c * item)
-        if sw == 1:  # columns and channels as one axis, as in _einsum_taps
-            taps = as_strided(
-                mids, shape=(r, kw, n, ow * c), strides=(*tap_strides, item), writeable=False
-            )
-            np.einsum("rqil,rq->il", taps, v_dt, out=acc.reshape(n, ow * c))
-            return
-        taps = as_strided(
-            mids,
-            shape=(r, kw, n, ow, c),
-            strides=(*tap_strides, sw * c * item, item),
-            writeable=False,
-        )
-        np.einsum("rqijc,rq->ijc", taps, v_dt, out=acc)
+        _sum_tap_views(acc, mids, v_dt, (n * wp * c * item, dw * c * item), wp * c * item, sw)
 
     _run_jobs(run_strip, strips, plan.threads)
     return out
@@ -753,32 +740,54 @@ def _einsum_taps(
     the column that the grid's first kernel column reads for the first
     output column.
     """
-    (p0, rows, p_step), (_, cols, q_step) = grid
-    n, width, c = acc.shape
+    p0, p_step, q_step = grid[0][0], grid[0][2], grid[1][2]
+    c = acc.shape[2]
     sh, sw = geom.stride
     dh, dw = geom.dilation
     item = block.dtype.itemsize
     if block.strides[1:] != (c * item, item):
         block = np.ascontiguousarray(block)
     block = block[p0 * dh :]
-    tap_strides = (p_step * dh * block.strides[0], q_step * dw * c * item, sh * block.strides[0])
+    row = block.strides[0]
+    _sum_tap_views(acc, block, weights, (p_step * dh * row, q_step * dw * c * item), sh * row, sw)
+
+
+def _sum_tap_views(
+    acc: FloatArray,
+    base: npt.NDArray[np.generic],
+    weights: FloatArray,
+    tap_strides: tuple[int, int],
+    row_stride: int,
+    sw: int,
+) -> None:
+    """``acc (R, W', C) = sum_ab weights[a, b] * view_ab``, one einsum call.
+
+    ``view_ab[i, j, ch]`` is the element of ``base`` (unit-stride channels
+    after unit-stride columns) at byte offset ``a * tap_strides[0] + b *
+    tap_strides[1] + i * row_stride + (j * sw * C + ch) * itemsize``.
+    """
+    n, width, c = acc.shape
+    item = base.dtype.itemsize
     if sw == 1:
         # columns and channels as one unit-stride axis (``acc`` is a column
         # range of a C-contiguous array): with separate axes einsum's inner
         # loop runs over the channels only (measured 64x slower)
         taps = as_strided(
-            block, shape=(rows, cols, n, width * c), strides=(*tap_strides, item), writeable=False
+            base,
+            shape=(*weights.shape, n, width * c),
+            strides=(*tap_strides, row_stride, item),
+            writeable=False,
         )
         out2 = as_strided(acc, shape=(n, width * c), strides=(acc.strides[0], item))
-        np.einsum("pqil,pq->il", taps, weights, out=out2)
+        np.einsum("abil,ab->il", taps, weights, out=out2)
         return
     taps = as_strided(
-        block,
-        shape=(rows, cols, n, width, c),
-        strides=(*tap_strides, sw * c * item, item),
+        base,
+        shape=(*weights.shape, n, width, c),
+        strides=(*tap_strides, row_stride, sw * c * item, item),
         writeable=False,
     )
-    np.einsum("pqijc,pq->ijc", taps, weights, out=acc)
+    np.einsum("abijc,ab->ijc", taps, weights, out=acc)
 
 
 def _box(src: _Source, geom: Geometry, plan: Plan) -> FloatArray:
