@@ -760,11 +760,13 @@ def _sum_tap_views(
     row_stride: int,
     sw: int,
 ) -> None:
-    """``acc (R, W', C) = sum_ab weights[a, b] * view_ab``, one einsum call.
+    """``acc (R, W', C) = sum_pq weights[p, q] * view_pq``, one einsum call.
 
-    ``view_ab[i, j, ch]`` is the element of ``base`` (unit-stride channels
-    after unit-stride columns) at byte offset ``a * tap_strides[0] + b *
-    tap_strides[1] + i * row_stride + (j * sw * C + ch) * itemsize``.
+    ``view_pq[i, j, ch]`` is the element of ``base`` (unit-stride channels
+    after unit-stride columns) at byte offset ``p * tap_strides[0] + q *
+    tap_strides[1] + i * row_stride + (j * sw * C + ch) * itemsize``.  The
+    tap labels must sort after ``i`` and ``l``: einsum orders its loops by
+    label, and taps outermost ("abil") measured 3x3 random 58 -> 74 ms.
     """
     n, width, c = acc.shape
     item = base.dtype.itemsize
@@ -779,7 +781,7 @@ def _sum_tap_views(
             writeable=False,
         )
         out2 = as_strided(acc, shape=(n, width * c), strides=(acc.strides[0], item))
-        np.einsum("abil,ab->il", taps, weights, out=out2)
+        np.einsum("pqil,pq->il", taps, weights, out=out2)
         return
     taps = as_strided(
         base,
@@ -787,7 +789,7 @@ def _sum_tap_views(
         strides=(*tap_strides, row_stride, sw * c * item, item),
         writeable=False,
     )
-    np.einsum("abijc,ab->ijc", taps, weights, out=acc)
+    np.einsum("pqijc,pq->ijc", taps, weights, out=acc)
 
 
 def _box(src: _Source, geom: Geometry, plan: Plan) -> FloatArray:
