@@ -687,6 +687,7 @@ def _einsum(src: _Source, w: npt.NDArray[np.float64], geom: Geometry, plan: Plan
     oh, ow = geom.out_hw
     dt = src.dtype
     out = np.empty((oh, ow, c), dtype=dt)
+    # (the planner offers einsum only for kernels with a non-zero tap)
     (p0, rows, p_step), (q0, cols, q_step) = plan.grid
     weights = np.ascontiguousarray(
         w[p0 : p0 + (rows - 1) * p_step + 1 : p_step, q0 : q0 + (cols - 1) * q_step + 1 : q_step],
@@ -705,9 +706,6 @@ def _einsum(src: _Source, w: npt.NDArray[np.float64], geom: Geometry, plan: Plan
     def run_strip(bounds: tuple[int, int]) -> None:
         r0, r1 = bounds
         acc = out[r0:r1]
-        if not rows:
-            acc.fill(0)
-            return
         start, stop = _strip_rows_span(geom, r0, r1)
         image_rows = src.interior(start, stop) if in_place else None
         if image_rows is None:
