@@ -1,0 +1,87 @@
+"""The one value that says where a kernel's taps land and what fills the border.
+
+:class:`ConvOptions` holds the geometry options of a convolution (padding,
+border, cval, stride, dilation, anchor, flip).  It is built once (by the CLI
+from its flags, or by a public function such as :func:`convcli.correlate`
+from its keyword arguments) and passed whole to every layer below: filters,
+engine, gradients and shapes.  Adding a knob means adding a field here, not
+editing a dozen signatures.
+
+Building one checks and normalises its fields, so a value that exists is
+valid: ``stride`` and ``dilation`` become ``(vertical, horizontal)`` pairs of
+positive integers and ``border`` its canonical name.  ``padding`` is kept as
+given and resolved against a kernel size by :func:`convcli.shapes.padding_amounts`.
+
+Examples
+--------
+>>> o = ConvOptions(stride=2, border="replicate")
+>>> o.stride, o.border
+((2, 2), 'nearest')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from convcli.borders import canonical_border
+from convcli.shapes import PaddingSpec, Pair, as_pair
+
+__all__ = ["ConvOptions"]
+
+
+@dataclass(frozen=True)
+class ConvOptions:
+    """Geometry options of one convolution, checked and normalised.
+
+    Parameters
+    ----------
+    padding : {"same", "valid", "full"} or int or (int, int)
+        Padding spec (see :func:`convcli.shapes.padding_amounts`).
+    border : str
+        Border mode or alias (see :mod:`convcli.borders`); stored canonical.
+    cval : float
+        Fill value of the ``constant`` border, in image units.
+    stride, dilation : int or (int, int)
+        Positive steps between outputs and between taps; stored as pairs.
+    anchor : (int, int), optional
+        Kernel index placed on the output pixel for ``same`` padding, in the
+        kernel's orientation as given (before ``flip``).
+    flip : bool
+        True convolution: the kernel is flipped (with its anchor) before use.
+    """
+
+    padding: PaddingSpec = "same"
+    border: str = "reflect"
+    cval: float = 0.0
+    stride: Pair = (1, 1)
+    dilation: Pair = (1, 1)
+    anchor: Pair | None = None
+    flip: bool = False
+
+    def __init__(
+        self,
+        padding: PaddingSpec = "same",
+        border: str = "reflect",
+        cval: float = 0.0,
+        stride: int | Sequence[int] = 1,
+        dilation: int | Sequence[int] = 1,
+        anchor: Pair | None = None,
+        flip: bool = False,
+    ) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "padding", padding)
+        setattr_(self, "border", canonical_border(border))
+        setattr_(self, "cval", float(cval))
+        setattr_(self, "stride", as_pair(stride, "stride"))
+        setattr_(self, "dilation", as_pair(dilation, "dilation"))
+        setattr_(self, "anchor", None if anchor is None else (int(anchor[0]), int(anchor[1])))
+        setattr_(self, "flip", bool(flip))
+
+    def replace(self, **changes: Any) -> ConvOptions:
+        """A copy with some fields changed (checked like a new value)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields.update(changes)
+        return ConvOptions(**fields)
