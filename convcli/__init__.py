@@ -21,8 +21,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "correlate": "convcli.engine",
     "convolve": "convcli.engine",
-    "output_shape": "convcli.shapes",
-    "layer_shape": "convcli.shapes",
+    "output_shape": "convcli.layers",
+    "layer_shape": "convcli.layers",
     "Kernel": "convcli.kernels",
     "load_kernel": "convcli.kernels",
     "list_kernels": "convcli.kernels",
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from convcli.grad import fit_kernel, input_grad, kernel_grad, loss_and_grad
     from convcli.images import load_image, save_image
     from convcli.kernels import Kernel, list_kernels, load_kernel
-    from convcli.shapes import layer_shape, output_shape
+    from convcli.layers import layer_shape, output_shape
 
 
 def __getattr__(name: str) -> Any:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from convcli.borders import canonical_border
-from convcli.shapes import PaddingSpec, Pair, as_pair
+from convcli.shapes import Geometry, PaddingSpec, Pair, as_pair, make_geometry
 
 __all__ = ["ConvOptions"]
 
@@ -85,3 +85,33 @@ class ConvOptions:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         fields.update(changes)
         return ConvOptions(**fields)
+
+    def kernel_anchor(self, kernel_hw: Pair) -> Pair | None:
+        """The anchor in the orientation the kernel is applied in (after ``flip``).
+
+        A flipped kernel anchored at ``a`` is anchored at ``k - 1 - a``, so the
+        same input pixel stays under the same weight (which makes even-sized
+        kernels agree with ``scipy.ndimage.convolve``).
+        """
+        if not self.flip:
+            return self.anchor
+        kh, kw = kernel_hw
+        ah, aw = self.anchor if self.anchor is not None else (kh // 2, kw // 2)
+        return (kh - 1 - ah, kw - 1 - aw)
+
+    def geometry(self, in_hw: Pair, kernel_hw: Pair) -> Geometry:
+        """Where the taps of a ``kernel_hw`` kernel land on an ``in_hw`` image.
+
+        Examples
+        --------
+        >>> ConvOptions(padding="valid", stride=2).geometry((7, 7), (3, 3)).out_hw
+        (3, 3)
+        """
+        return make_geometry(
+            in_hw,
+            kernel_hw,
+            padding=self.padding,
+            stride=self.stride,
+            dilation=self.dilation,
+            anchor=self.kernel_anchor(kernel_hw),
+        )

@@ -31,7 +31,6 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -49,14 +48,13 @@ from convcli.plan import (
     strip_rows,
     weighted_sum_steps,
 )
-from convcli.shapes import PaddingSpec, Pair, as_pair, kernel_dims, output_size, padding_amounts
+from convcli.shapes import Geometry, PaddingSpec, Pair, kernel_dims, make_geometry
 
 FloatArray = npt.NDArray[np.floating]
 _J = TypeVar("_J")
 
 __all__ = [
     "STRIP_BYTES",
-    "Geometry",
     "Plan",
     "check_image",
     "check_kernel",
@@ -65,63 +63,10 @@ __all__ = [
     "correlate_padded",
     "default_threads",
     "flip_kernel",
-    "make_geometry",
     "make_plan",
     "result_dtype",
     "strip_rows",
 ]
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Where a kernel's taps land: padding, stride, dilation and output size.
-
-    ``pad_rows``/``pad_cols`` are pixels added before and after each axis;
-    ``out_hw`` is the output size in pixels.
-    """
-
-    in_hw: Pair
-    kernel_hw: Pair
-    pad_rows: Pair
-    pad_cols: Pair
-    stride: Pair
-    dilation: Pair
-    out_hw: Pair
-
-    def tap_slices(
-        self, p: int, q: int, row0: int = 0, row1: int | None = None
-    ) -> tuple[slice, slice]:
-        """Slices of the padded image read by tap ``(p, q)`` for output rows ``row0:row1``."""
-        sh, sw = self.stride
-        dh, dw = self.dilation
-        oh, ow = self.out_hw
-        r1 = oh if row1 is None else row1
-        start = row0 * sh + p * dh
-        return (
-            slice(start, start + (r1 - row0 - 1) * sh + 1, sh),
-            slice(q * dw, q * dw + (ow - 1) * sw + 1, sw),
-        )
-
-
-def make_geometry(
-    in_hw: Pair,
-    kernel_hw: Pair,
-    *,
-    padding: PaddingSpec = "same",
-    stride: int | Sequence[int] = 1,
-    dilation: int | Sequence[int] = 1,
-    anchor: Pair | None = None,
-) -> Geometry:
-    """Resolve padding/stride/dilation for an image and kernel size (see :mod:`convcli.shapes`)."""
-    s = as_pair(stride, "stride")
-    d = as_pair(dilation, "dilation")
-    if anchor is not None and not (0 <= anchor[0] < kernel_hw[0] and 0 <= anchor[1] < kernel_hw[1]):
-        msg = f"kernel anchor {anchor} lies outside the kernel of size {kernel_hw}"
-        raise ShapeError(msg)
-    pr, pc = padding_amounts(padding, kernel_hw, dilation=d, anchor=anchor)
-    oh = output_size(in_hw[0], kernel_hw[0], pr, s[0], d[0], axis="rows")
-    ow = output_size(in_hw[1], kernel_hw[1], pc, s[1], d[1], axis="columns")
-    return Geometry(in_hw, kernel_hw, pr, pc, s, d, (oh, ow))
 
 
 def result_dtype(x: npt.NDArray[np.generic], dtype: npt.DTypeLike | None) -> np.dtype[np.floating]:

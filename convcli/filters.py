@@ -229,7 +229,7 @@ def explain_chain(
         ``"step i (name): <plan explanation>"`` for each kernel of one repeat.
     """
     from convcli.engine import make_plan
-    from convcli.shapes import output_shape
+    from convcli.layers import output_shape
 
     dtype = np.float64 if options.precision == "float64" else np.float32
     shape = tuple(image_shape)
@@ -365,7 +365,7 @@ def filter_and_map(
             has_alpha=has_alpha,
             to_integer=to_integer,
         )
-    from convcli.shapes import output_shape
+    from convcli.layers import output_shape
 
     kernel = chain[0]
     colour_channels = x.shape[2] - (1 if has_alpha else 0)

@@ -52,7 +52,6 @@ import numpy.typing as npt
 
 from convcli.borders import canonical_border, fold_padding, pad
 from convcli.engine import (
-    Geometry,
     check_image,
     check_kernel,
     convolve,
@@ -60,12 +59,11 @@ from convcli.engine import (
     correlate_padded,
     default_threads,
     flip_kernel,
-    make_geometry,
     nonzero_taps,
     result_dtype,
 )
 from convcli.errors import OptionError, ShapeError, UsageError
-from convcli.shapes import PaddingSpec, Pair, as_pair, kernel_dims
+from convcli.shapes import Geometry, PaddingSpec, Pair, as_pair, kernel_dims, make_geometry
 
 __all__ = [
     "LOSSES",

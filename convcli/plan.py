@@ -40,7 +40,7 @@ Zen 3, 512 KB L2 per core and 32 MB L3, 2160x3840x3 float32, 2 threads, median o
 Examples
 --------
 >>> import numpy as np
->>> from convcli.engine import make_geometry
+>>> from convcli.shapes import make_geometry
 >>> g = np.exp(-0.5 * (np.arange(-7, 8) / 2.5) ** 2)
 >>> geom = make_geometry((480, 640), (15, 15))
 >>> plan_correlation((480, 640, 3), np.outer(g, g), geom, np.float32, 2).method
@@ -61,7 +61,7 @@ from convcli.errors import OptionError
 from convcli.shapes import Pair, kernel_dims
 
 if TYPE_CHECKING:
-    from convcli.engine import Geometry
+    from convcli.shapes import Geometry
 
 METHODS = ("direct", "separable", "box", "fft", "gemm", "einsum")
 
@@ -695,7 +695,7 @@ def plan_correlation(
     kernel : ndarray, shape (kh, kw), (C, kh, kw) or (O, C, kh, kw)
         Kernel in correlation orientation.
     geometry : Geometry
-        Padding, stride, dilation and output size (:func:`convcli.engine.make_geometry`).
+        Padding, stride, dilation and output size (:func:`convcli.shapes.make_geometry`).
     dtype : float32 or float64
         Working precision; it sets the tolerance for low-rank kernels.
     threads : int

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 import convcli
 from convcli.engine import convolve, correlate, flip_kernel
 from convcli.errors import OptionError, ShapeError
-from convcli.shapes import output_shape, padding_amounts
+from convcli.layers import output_shape
+from convcli.shapes import padding_amounts
 from tests.conftest import BORDERS
 from tests.helpers import naive_correlate, same_pads
 

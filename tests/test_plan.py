@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from convcli import engine
 from convcli.borders import pad
-from convcli.engine import convolve, correlate, correlate_padded, make_geometry, make_plan
+from convcli.engine import convolve, correlate, correlate_padded, make_plan
 from convcli.errors import OptionError, ShapeError
 from convcli.plan import METHODS, low_rank, plan_correlation
-from convcli.shapes import padding_amounts
+from convcli.shapes import make_geometry, padding_amounts
 from tests.conftest import BORDERS
 from tests.helpers import naive_correlate
 

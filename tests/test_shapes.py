@@ -9,16 +9,8 @@ from hypothesis import strategies as st
 
 from convcli.engine import correlate
 from convcli.errors import OptionError, ShapeError
-from convcli.shapes import (
-    as_pair,
-    formula_text,
-    layer_shape,
-    output_shape,
-    padding_amounts,
-    parse_layer,
-    parse_padding,
-    parse_size,
-)
+from convcli.layers import formula_text, layer_shape, output_shape, parse_layer, parse_size
+from convcli.shapes import as_pair, padding_amounts, parse_padding
 
 
 @pytest.mark.parametrize(

@@ -245,7 +245,8 @@ def fit_command(
     from convcli.grad import FIT_METHODS, fit_kernel
     from convcli.images import atomic_write
     from convcli.kernels import Kernel
-    from convcli.shapes import parse_padding, parse_size
+    from convcli.layers import parse_size
+    from convcli.shapes import parse_padding
 
     method = check_choice(method, FIT_METHODS, "method")
     ksize = parse_size(size)

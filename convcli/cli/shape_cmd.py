@@ -13,7 +13,7 @@ from convcli.cli.common import emit_json, out_console, parse_pair, shape_text
 from convcli.errors import InputNotFoundError, OptionError
 
 if TYPE_CHECKING:
-    from convcli.shapes import LayerShape
+    from convcli.layers import LayerShape
 
 EPILOG = """Examples:
 
@@ -87,7 +87,8 @@ def shape_command(
     json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
     """Explain output shapes: formula with numbers, params, MACs, receptive field."""
-    from convcli.shapes import layer_shape, parse_layer, parse_padding, parse_size
+    from convcli.layers import layer_shape, parse_layer, parse_size
+    from convcli.shapes import parse_padding
 
     if bool(kernel) == bool(layer):
         msg = "give either -k KERNEL (repeatable) or --layer SPEC (repeatable), not both or neither"
@@ -142,7 +143,7 @@ def shape_command(
 
 def render(layers: list[LayerShape]) -> None:
     """Print each layer with its formulas, then totals."""
-    from convcli.shapes import formula_text
+    from convcli.layers import formula_text
 
     console = out_console()
     for i, lay in enumerate(layers, 1):
