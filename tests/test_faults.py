@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-import convcli.images as images_module
-from convcli import png_writer
+import convcli.atomic as atomic_module
+import convcli.images.png as png_writer
 from convcli.cli import run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -343,7 +343,7 @@ def test_disk_full_at_fsync_exit_1(capsys, monkeypatch, tmp_path, work):
     def no_space(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(images_module.os, "fsync", no_space)
+    monkeypatch.setattr(atomic_module.os, "fsync", no_space)
     code, out, err = cli(capsys, "filter", work / "in.png", "-k", "box", "-o", tmp_path / "o.png")
     clean_failure(code, err, (1,))
     assert list(tmp_path.iterdir()) == []
@@ -353,7 +353,7 @@ def test_rename_refused_exit_1(capsys, monkeypatch, tmp_path, work):
     def refused(src, dst):
         raise PermissionError(errno.EPERM, "Operation not permitted")
 
-    monkeypatch.setattr(images_module.os, "replace", refused)
+    monkeypatch.setattr(atomic_module.os, "replace", refused)
     code, out, err = cli(capsys, "filter", work / "in.png", "-k", "box", "-o", tmp_path / "o.png")
     clean_failure(code, err, (1,))
     assert "permission denied" in err

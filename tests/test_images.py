@@ -6,6 +6,7 @@ taken from the module under test.
 
 from __future__ import annotations
 
+import ast
 import os
 import stat
 import struct
@@ -17,8 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-import convcli.images as images_module
-from convcli import png_writer
+import convcli.images.png as png_writer
+from convcli import config
 from convcli.errors import ImageError, ImageTooLargeError, InputNotFoundError, OptionError
 from convcli.images import (
     SUPPORTED_OUTPUT_EXTENSIONS,
@@ -1010,8 +1011,71 @@ def test_large_images_are_copied_out_of_pillow_in_bands(
     path = tmp_path / "big.png"
     Image.fromarray(plane).save(path)
     expected = np.asarray(Image.open(path)).reshape(pixels.shape)
-    monkeypatch.setattr(images_module, "WHOLE_COPY_BYTES", 64)
-    monkeypatch.setattr(images_module, "COPY_BAND_BYTES", 200)  # a few rows per band
+    monkeypatch.setattr(config, "WHOLE_COPY_BYTES", 64)
+    monkeypatch.setattr(config, "COPY_BAND_BYTES", 200)  # a few rows per band
     got = load_image(path).pixels
     np.testing.assert_array_equal(got, expected)
     assert got.flags.writeable
+
+
+def test_copy_band_size_is_read_from_config_at_call_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "rows.png"
+    Image.fromarray(smooth_rgb(45, 31)).save(path)
+    crops: list[tuple[int, int, int, int]] = []
+    real_crop = Image.Image.crop
+
+    def counting_crop(self: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+        crops.append(box)
+        return real_crop(self, box)
+
+    monkeypatch.setattr(Image.Image, "crop", counting_crop)
+    load_image(path)
+    assert crops == [(0, 0, 31, 1)]  # one probe row; the image is copied whole
+    crops.clear()
+    monkeypatch.setattr(config, "WHOLE_COPY_BYTES", 64)
+    monkeypatch.setattr(config, "COPY_BAND_BYTES", 31 * 3 * 5)  # five rows per band
+    np.testing.assert_array_equal(load_image(path).pixels, smooth_rgb(45, 31))
+    assert crops[1:] == [(0, y, 31, min(y + 5, 45)) for y in range(0, 45, 5)]
+
+
+# --------------------------------------------------------------------------
+# the package
+
+
+def test_package_exports_resolve_to_the_defining_modules() -> None:
+    import convcli.images as images_package
+
+    for name in images_package.__all__:
+        value = getattr(images_package, name)
+        home = getattr(value, "__module__", None)
+        if home is not None:
+            assert home.startswith(("convcli.images.", "convcli.atomic")), (name, home)
+    assert set(images_package.__all__) >= {
+        "load_image",
+        "save_image",
+        "load_frames",
+        "save_animation",
+        "encode_image",
+        "read_shape",
+        "atomic_write",
+    }
+
+
+def test_pillow_is_imported_only_inside_the_images_package() -> None:
+    package = Path(__file__).resolve().parent.parent / "convcli"
+    offenders = []
+    for source in sorted(package.rglob("*.py")):
+        if source.parent.name == "images" and source.parent.parent == package:
+            continue
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            if any(n == "PIL" or n.startswith("PIL.") for n in names):
+                offenders.append(f"{source.relative_to(package)}:{node.lineno}")
+    assert offenders == []

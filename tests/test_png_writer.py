@@ -12,10 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from convcli import png_writer
+from convcli import config
 from convcli.errors import OptionError
 from convcli.images import encode_image, load_image, save_image
-from convcli.png_writer import adler32_combine, write_png
+from convcli.images.png import adler32_combine, write_png
 from tests.helpers import naive_read_png
 
 
@@ -92,7 +92,7 @@ def test_many_parts_join_into_one_valid_stream(
 ) -> None:
     pixels = _pixels((37, 10, 3), np.uint8, "noise")
     whole = _encode(pixels, threads=threads)
-    monkeypatch.setattr(png_writer, "PART_BYTES", 70)  # two rows of 31 bytes per part
+    monkeypatch.setattr(config, "PNG_PART_BYTES", 70)  # two rows of 31 bytes per part
     parts = _encode(pixels, threads=threads)
     _, chunks = naive_read_png(parts)
     assert len(chunks[b"IDAT"]) > 10

@@ -83,7 +83,7 @@ def save_kernel_grad(path: Path, gk: npt.NDArray[np.float64]) -> None:
     """``.npy`` (raw float64, the kernel's shape) or ``.json`` (nested list)."""
     import numpy as np
 
-    from convcli.images import atomic_write
+    from convcli.atomic import atomic_write
 
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".json"):
@@ -242,8 +242,8 @@ def fit_command(
     json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
     """Find the kernel that best maps INPUT to TARGET (least squares or Adam)."""
+    from convcli.atomic import atomic_write
     from convcli.grad import FIT_METHODS, fit_kernel
-    from convcli.images import atomic_write
     from convcli.kernels import Kernel
     from convcli.layers import parse_size
     from convcli.shapes import parse_padding

@@ -3,13 +3,14 @@
 Pillow's PNG encoder runs on one core and spent about 1.8 s of the 2.4 s that
 ``convcli filter`` took on a 3840x2160 RGB PNG.  This writer follows the PNG
 specification (ISO/IEC 15948) directly: the rows are cut into parts of about
-:data:`PART_BYTES`, each part is filtered (per row, the cheapest of None, Sub,
-Up and Average by the minimum-sum-of-absolute-differences heuristic) and
-deflated on its own, and the parts are joined into one zlib stream (every part
-but the last ends on a byte boundary with a sync flush; the Adler-32 checksums
-of the parts are combined).  Parts run on a thread pool, since zlib and NumPy
-release the GIL, and are written in order as they finish, so memory stays at a
-few parts beyond the pixels themselves.
+:data:`convcli.config.PNG_PART_BYTES`, each part is filtered (per row, the
+cheapest of None, Sub, Up and Average by the
+minimum-sum-of-absolute-differences heuristic) and deflated on its own, and
+the parts are joined into one zlib stream (every part but the last ends on a
+byte boundary with a sync flush; the Adler-32 checksums of the parts are
+combined).  Parts run on a thread pool, since zlib and NumPy release the GIL,
+and are written in order as they finish, so memory stays at a few parts beyond
+the pixels themselves.
 
 Measured on the 2-core benchmark machine (3840x2160 RGB, the image of
 ``benchmarks/bench_filter_e2e.py``), see :data:`DEFAULT_COMPRESS_LEVEL`.
@@ -26,7 +27,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["DEFAULT_COMPRESS_LEVEL", "PART_BYTES", "adler32_combine", "write_png"]
+from convcli import config
+
+__all__ = ["DEFAULT_COMPRESS_LEVEL", "RLE_ENOUGH", "adler32_combine", "write_png"]
 
 #: zlib level used when none is given.  Measured with 2 threads (median of 3,
 #: numbers against Pillow's own encoder at its default level 6):
@@ -46,12 +49,6 @@ __all__ = ["DEFAULT_COMPRESS_LEVEL", "PART_BYTES", "adler32_combine", "write_png
 #: :data:`RLE_ENOUGH`), so level 6 costs no more than 1 there and gives flat
 #: images files 1.5-2x smaller; 9 trades 3x the time for a few percent.
 DEFAULT_COMPRESS_LEVEL = 6
-
-#: Filtered bytes per independently deflated part.  256 KiB keeps the working
-#: set of two threads near 10 MB (1 MiB parts peaked 30 MB higher in RSS on the
-#: 4K benchmark) at the same speed, and costs under 0.1% in size (deflate's
-#: window is 32 KiB).
-PART_BYTES = 1 << 18
 
 #: A part whose run-length deflate is at least this fraction of its filtered
 #: size (noise, photographs) keeps it: there, zlib's full match search took 2-3x
@@ -174,7 +171,7 @@ def _idat_payloads(array: np.ndarray, level: int, threads: int) -> Iterator[byte
         rows = rows.astype(">u2", copy=False)
     row_bytes = w * c * array.dtype.itemsize
     bpp = c * array.dtype.itemsize
-    per_part = max(1, PART_BYTES // (row_bytes + 1))
+    per_part = max(1, config.PNG_PART_BYTES // (row_bytes + 1))
     starts = list(range(0, h, per_part))
 
     def run(index: int) -> tuple[bytes, int, int]:
