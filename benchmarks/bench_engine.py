@@ -164,7 +164,7 @@ def main() -> None:
 
     presets: dict[str, np.ndarray] = {}
     if args.presets:
-        from convcli.kernels import list_kernels, load_kernel
+        from convcli.kernelspec import list_kernels, load_kernel
 
         for info in list_kernels():
             weights = load_kernel(info.name).effective_weights

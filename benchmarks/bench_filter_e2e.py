@@ -71,7 +71,7 @@ import scipy.ndimage as ndi
 from PIL import Image
 
 import convcli
-from convcli.kernels import Kernel
+from convcli.kernelspec import Kernel
 
 DEFAULT_KERNELS = "sharpen,gaussian:size=15,sigma=3"
 #: Issue targets: convcli / ImageMagick below this (3x3 and 15x15) ...

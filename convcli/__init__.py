@@ -23,9 +23,9 @@ _EXPORTS = {
     "convolve": "convcli.engine",
     "output_shape": "convcli.layers",
     "layer_shape": "convcli.layers",
-    "Kernel": "convcli.kernels",
-    "load_kernel": "convcli.kernels",
-    "list_kernels": "convcli.kernels",
+    "Kernel": "convcli.kernelspec",
+    "load_kernel": "convcli.kernelspec",
+    "list_kernels": "convcli.kernelspec",
     "kernel_grad": "convcli.grad",
     "input_grad": "convcli.grad",
     "loss_and_grad": "convcli.grad",
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from convcli.filters import filter_image
     from convcli.grad import fit_kernel, input_grad, kernel_grad, loss_and_grad
     from convcli.images import load_image, save_image
-    from convcli.kernels import Kernel, list_kernels, load_kernel
+    from convcli.kernelspec import Kernel, list_kernels, load_kernel
     from convcli.layers import layer_shape, output_shape
 
 

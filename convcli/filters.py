@@ -29,7 +29,7 @@ from convcli.errors import OptionError, RangeError
 from convcli.shapes import PaddingSpec
 
 if TYPE_CHECKING:
-    from convcli.kernels import Kernel
+    from convcli.kernelspec import Kernel
 
 AlphaMode = Literal["keep", "filter", "premultiply"]
 ALPHA_MODES = ("keep", "filter", "premultiply")

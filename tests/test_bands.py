@@ -80,7 +80,7 @@ def test_bad_rows():
 @pytest.mark.parametrize("threads", [1, 3])
 def test_filter_and_map_in_bands_equals_whole(monkeypatch, opts, alpha, threads):
     from convcli import filters
-    from convcli.kernels import load_kernel
+    from convcli.kernelspec import load_kernel
 
     r = np.random.default_rng(11)
     x = r.integers(0, 256, size=(53, 17, 4 if alpha else 3)).astype(np.uint8)
@@ -101,7 +101,7 @@ def test_filter_image_reports_progress_per_band(monkeypatch, tmp_path):
     from PIL import Image
 
     from convcli import filters
-    from convcli.kernels import load_kernel
+    from convcli.kernelspec import load_kernel
 
     Image.fromarray(np.zeros((40, 10, 3), np.uint8)).save(tmp_path / "in.png")
     monkeypatch.setattr(filters, "BAND_BYTES", 10 * 3 * 4 * 8)  # 8-row bands -> 5 bands

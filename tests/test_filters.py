@@ -16,7 +16,7 @@ from convcli.filters import (
     output_path_for,
     prepare_kernels,
 )
-from convcli.kernels import Kernel
+from convcli.kernelspec import Kernel
 
 BOX3 = Kernel(name="box3", weights=np.ones((3, 3)), scale=1 / 9)
 SHARPEN = Kernel(name="sharpen", weights=np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], float))

@@ -1,4 +1,4 @@
-"""Tests for convcli.kernels: the Kernel object, the spec grammar and the presets.
+"""Tests for convcli.kernelspec and convcli.presets: Kernel, the spec grammar, the presets.
 
 Expected weights are written out by hand from their sources (papers, Pillow's
 ImageFilter, formulas evaluated with ``math`` in plain loops), never taken
@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from convcli import kernels as kmod
-from convcli import preset_index
+from convcli import config, presets
+from convcli import kernelspec as kmod
 from convcli.errors import KernelError, UsageError
-from convcli.kernels import (
+from convcli.kernelspec import (
     CATEGORIES,
     MAX_KERNEL_SIDE,
     MAX_KERNEL_TAPS,
@@ -34,6 +34,7 @@ from convcli.kernels import (
     list_kernels,
     load_kernel,
 )
+from convcli.presets import index as preset_index
 
 REPO = Path(__file__).resolve().parent.parent
 PRESET_DIR = REPO / "kernels"
@@ -82,7 +83,7 @@ def write(path: Path, text: str) -> Path:
 
 @pytest.fixture(autouse=True)
 def _no_user_presets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(kmod.KERNEL_PATH_ENV, raising=False)
+    monkeypatch.delenv(config.KERNEL_PATH_ENV, raising=False)
 
 
 # --------------------------------------------------------------------------- preset files
@@ -1098,7 +1099,7 @@ USER_SHARPEN = (
 def test_user_preset_overrides_builtin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path / "sharpen.toml", USER_SHARPEN)
     write(tmp_path / "My_Blur.toml", 'category = "blur"\nweights = [[0.5, 0.5]]\n')
-    monkeypatch.setenv(kmod.KERNEL_PATH_ENV, str(tmp_path))
+    monkeypatch.setenv(config.KERNEL_PATH_ENV, str(tmp_path))
     k = load_kernel("sharpen")
     assert k.weights.tolist() == [[0, -2, 0], [-2, 9, -2], [0, -2, 0]]
     assert k.source == f"user:{tmp_path}"
@@ -1115,7 +1116,7 @@ def test_user_preset_overrides_builtin(tmp_path: Path, monkeypatch: pytest.Monke
     write(tmp_path / "other.toml", 'name = "sobel-x"\nweights = [[2]]\n')
     assert load_kernel("other").weights.tolist() == [[2]]
     assert load_kernel("sobel-x").source == "builtin"
-    monkeypatch.delenv(kmod.KERNEL_PATH_ENV)
+    monkeypatch.delenv(config.KERNEL_PATH_ENV)
     assert load_kernel("sharpen").source == "builtin"
     with pytest.raises(KernelError, match="unknown kernel"):
         load_kernel("my-blur")
@@ -1131,7 +1132,7 @@ def test_first_user_folder_wins_and_missing_folders_are_ignored(
     write(second / "k.toml", "weights = [[2]]\n")
     write(second / "only-b.toml", "weights = [[3]]\n")
     paths = [str(tmp_path / "missing"), str(first), "", str(second)]
-    monkeypatch.setenv(kmod.KERNEL_PATH_ENV, os.pathsep.join(paths))
+    monkeypatch.setenv(config.KERNEL_PATH_ENV, os.pathsep.join(paths))
     assert load_kernel("k").weights.tolist() == [[1]]
     assert load_kernel("k").source == f"user:{first}"
     assert load_kernel("only-b").source == f"user:{second}"
@@ -1139,7 +1140,7 @@ def test_first_user_folder_wins_and_missing_folders_are_ignored(
 
 
 def test_user_preset_added_later_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(kmod.KERNEL_PATH_ENV, str(tmp_path))
+    monkeypatch.setenv(config.KERNEL_PATH_ENV, str(tmp_path))
     with pytest.raises(KernelError):
         load_kernel("late")
     write(tmp_path / "late.toml", "weights = [[4]]\n")
@@ -1151,7 +1152,7 @@ def test_user_preset_shadowing_a_generator_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write(tmp_path / "gaussian.toml", "weights = [[9]]\n")
-    monkeypatch.setenv(kmod.KERNEL_PATH_ENV, str(tmp_path))
+    monkeypatch.setenv(config.KERNEL_PATH_ENV, str(tmp_path))
     assert load_kernel("gaussian").weights.tolist() == [[9]]
     assert load_kernel("gaussian:sigma=1").shape == (7, 7)  # params still go to the generator
 
@@ -1160,7 +1161,7 @@ def test_broken_user_preset_is_reported_by_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write(tmp_path / "broken.toml", "weights = [[1, 2], [3]]\n")
-    monkeypatch.setenv(kmod.KERNEL_PATH_ENV, str(tmp_path))
+    monkeypatch.setenv(config.KERNEL_PATH_ENV, str(tmp_path))
     assert load_kernel("sobel-x").source == "builtin"  # unaffected
     with pytest.raises(KernelError, match="broken.toml"):
         list_kernels()
@@ -1214,7 +1215,7 @@ def user_presets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         f'description = "random"\nscale = 0.3\noffset = 4\n'
         f"weights = {toml_rows(rng.normal(0, 1e3, (37, 41)))}\n",
     )
-    monkeypatch.setenv(kmod.KERNEL_PATH_ENV, str(tmp_path))
+    monkeypatch.setenv(config.KERNEL_PATH_ENV, str(tmp_path))
     return tmp_path
 
 
@@ -1263,7 +1264,7 @@ def test_list_presets_rejects_broken_files_like_list_kernels(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, fragment: str
 ) -> None:
     write(tmp_path / "broken.toml", text)
-    monkeypatch.setenv(kmod.KERNEL_PATH_ENV, str(tmp_path))
+    monkeypatch.setenv(config.KERNEL_PATH_ENV, str(tmp_path))
     with pytest.raises(KernelError) as full:
         list_kernels()
     with pytest.raises(KernelError) as fast:
@@ -1286,15 +1287,15 @@ def test_list_presets_rejects_broken_files_like_list_kernels(
 )
 def test_weight_sum_is_numpy_sum_bit_for_bit(arr: np.ndarray, scale: float) -> None:
     want = float(np.multiply(arr, scale, dtype=np.float64).sum())
-    got = preset_index.weight_sum(arr.ravel().tolist(), scale)
+    got = presets.weight_sum(arr.ravel().tolist(), scale)
     assert repr(got) == repr(want)  # same bits, sign of zero included (JSON prints it)
 
 
 def test_weight_sum_is_not_a_left_to_right_sum() -> None:
     values = [0.1] * 10  # 8 running sums, then the rest: not what sum() gets
-    assert preset_index.weight_sum(values) == float(np.sum(values)) == 1.0
+    assert presets.weight_sum(values) == float(np.sum(values)) == 1.0
     assert sum(values) != 1.0
-    assert repr(preset_index.weight_sum([0.0] * 9, -1.0)) == repr(float(np.sum(np.zeros(9) * -1)))
+    assert repr(presets.weight_sum([0.0] * 9, -1.0)) == repr(float(np.sum(np.zeros(9) * -1)))
 
 
 # --------------------------------------------------------------------------- properties
@@ -1383,3 +1384,91 @@ def test_junk_specs_parse_or_raise_kernel_error(spec: str) -> None:
             return
     assert message
     assert "\n" not in message
+
+
+# --------------------------------------------------------------------------- one generator table
+
+
+def test_every_generator_in_the_table_has_weights_and_texts_from_it() -> None:
+    from convcli.kernelspec.generators import GENERATOR_FUNCS
+
+    assert list(GENERATOR_FUNCS) == list(presets.GENERATOR_SPECS) == list(presets.GENERATORS)
+    for name, spec in presets.GENERATOR_SPECS.items():
+        k = load_kernel(f"{name}:")  # the generator even where a preset file has its name
+        assert (k.category, k.reference) == (spec.category, spec.reference)
+        assert k.source == presets.GENERATOR_SOURCE
+        assert k.description == spec.default_description()
+        # every parameter of the table is accepted, by keyword and in positional order
+        by_key = load_kernel(f"{name}:" + ",".join(f"{p}=3" for p in spec.params))
+        by_place = load_kernel(f"{name}:" + ",".join("3" for _ in spec.params))
+        assert dataclasses.replace(by_key, name="") == dataclasses.replace(by_place, name="")
+
+
+def test_generator_defaults_are_read_from_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = presets.GENERATOR_SPECS["gaussian"]
+    monkeypatch.setitem(
+        presets.GENERATOR_SPECS, "gaussian", dataclasses.replace(spec, defaults={"sigma": 2.0})
+    )
+    k = load_kernel("gaussian")
+    assert k.shape == (13, 13)
+    assert k.description == "Gaussian blur, sigma=2, 13x13, normalized to sum 1"
+    motion = presets.GENERATOR_SPECS["motion"]
+    monkeypatch.setitem(
+        presets.GENERATOR_SPECS,
+        "motion",
+        dataclasses.replace(motion, defaults={"length": 5, "angle": 90.0}),
+    )
+    assert load_kernel("motion:").shape == (5, 1)
+
+
+def test_search_path_comes_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path / "from-config.toml", "weights = [[7]]\n")
+    monkeypatch.setattr(config, "kernel_path_entries", lambda: [str(tmp_path)])
+    assert kernel_search_path()[1:] == [(f"user:{tmp_path}", tmp_path)]
+    assert load_kernel("from-config").weights.tolist() == [[7]]
+
+
+# --------------------------------------------------------------------------- applied scale
+
+
+@pytest.mark.parametrize(
+    ("spec", "normalize", "scale"),
+    [
+        ("box", False, 1.0),
+        ("box", True, 2.0),
+        ("1,3", True, 2.0),
+        ("1,2; 3,4", False, -0.5),
+        ("gaussian:sigma=0.7", True, 3.0),
+    ],
+)
+def test_applied_scale_is_the_factor_on_the_weights_as_written(
+    spec: str, normalize: bool, scale: float
+) -> None:
+    k = load_kernel(spec)
+    factor = k.applied_scale(normalize=normalize, scale=scale)
+    applied = k.transformed(normalize=normalize, scale=scale).weights
+    np.testing.assert_allclose(k.weights * factor, applied, rtol=1e-12, atol=0)
+
+
+def test_applied_scale_values() -> None:
+    k = Kernel("two", np.array([[1.0, 3.0]]), scale=0.5)
+    assert k.applied_scale() == 0.5
+    assert k.applied_scale(scale=4.0) == 2.0
+    assert k.applied_scale(normalize=True, scale=2.0) == 0.5  # 0.5 * 2 / (0.5 * 4)
+
+
+def test_applied_scale_leaves_per_channel_normalizing_of_4d_kernels_out() -> None:
+    k = Kernel("mix", np.arange(1.0, 9.0).reshape(2, 1, 2, 2), scale=0.25)
+    assert k.applied_scale(normalize=True, scale=2.0) == 0.5
+
+
+def test_applied_scale_refuses_what_transformed_refuses() -> None:
+    k = load_kernel("sobel-x")
+    with pytest.raises(KernelError) as fast:
+        k.applied_scale(normalize=True)
+    with pytest.raises(KernelError) as full:
+        k.transformed(normalize=True)
+    assert str(fast.value) == str(full.value)
+    assert "sum to 0" in str(fast.value)
+    with pytest.raises(KernelError, match="`scale` must be a finite number"):
+        k.applied_scale(scale=math.inf)

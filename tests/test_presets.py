@@ -7,7 +7,7 @@ import pytest
 import scipy.ndimage as ndi
 
 from convcli.filters import FilterOptions, filter_array
-from convcli.kernels import list_kernels
+from convcli.kernelspec import list_kernels
 
 PRESETS = list_kernels()
 

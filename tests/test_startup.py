@@ -2,7 +2,7 @@
 
 Timings are measured by hand (medians of several runs), never asserted; these
 tests pin what keeps them low: ``kernels list`` reads the presets without
-importing NumPy or ``convcli.kernels``, and prints what the full kernels give.
+importing NumPy or ``convcli.kernelspec``, and prints what the full kernels give.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from convcli.kernels import KERNEL_PATH_ENV, list_kernels
+from convcli.config import KERNEL_PATH_ENV
+from convcli.kernelspec import list_kernels
 
 REPO = Path(__file__).resolve().parent.parent
 
 # Modules `kernels list` must not load: NumPy (~100-170 ms) and what pulls it in.
-HEAVY = ("numpy", "PIL", "convcli.kernels", "convcli.engine", "convcli.filters")
+HEAVY = ("numpy", "PIL", "convcli.kernelspec", "convcli.engine", "convcli.filters")
 
 
 def run_cli(
@@ -96,7 +97,7 @@ def test_import_check_sees_numpy_when_a_kernel_is_built(tmp_path: Path) -> None:
     proc, modules = run_cli(["kernels", "show", "sobel-x", "--json"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "numpy" in heavy(modules)
-    assert "convcli.kernels" in modules
+    assert "convcli.kernelspec" in modules
 
 
 def test_list_json_is_what_the_full_kernels_give(
@@ -119,3 +120,35 @@ def test_list_json_is_what_the_full_kernels_give(
         for k in list_kernels()
     ]
     assert json.loads(proc.stdout) == {"kernels": want}
+
+
+PROBE = """
+import importlib, pkgutil, sys
+import convcli.presets as presets
+for info in pkgutil.iter_modules(presets.__path__):
+    importlib.import_module("convcli.presets." + info.name)
+presets.list_presets()
+{extra}
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("numpy", "PIL", "typer", "rich")))
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "numpy_expected"),
+    [("", False), ("import convcli.kernelspec", True)],
+    ids=["presets", "kernelspec-control"],
+)
+def test_presets_package_imports_no_numpy(extra: str, numpy_expected: bool) -> None:
+    env = {k: v for k, v in os.environ.items() if k != KERNEL_PATH_ENV}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE.format(extra=extra)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    loaded = json.loads(proc.stdout.replace("'", '"'))
+    assert ("numpy" in loaded) is numpy_expected
+    assert not [m for m in loaded if m.split(".")[0] in ("PIL", "typer", "rich")]

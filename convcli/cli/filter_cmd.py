@@ -18,7 +18,7 @@ from convcli.errors import ConvCliError, OptionError
 
 if TYPE_CHECKING:
     from convcli.filters import FilterOptions
-    from convcli.kernels import Kernel
+    from convcli.kernelspec import Kernel
 
 EPILOG = """Examples:
 
@@ -200,7 +200,7 @@ def filter_command(
     stdout in the --format given, and nothing else goes to stdout.
     """
     from convcli.filters import output_path_for
-    from convcli.kernels import load_kernel
+    from convcli.kernelspec import load_kernel
 
     if (output is None) == (outdir is None):
         msg = "give exactly one of -o OUTPUT (one input) or -d OUTDIR"

@@ -127,7 +127,7 @@ def grad_command(
     """Loss and its gradient with respect to the kernel (and the input)."""
     from convcli.grad import LOSSES, check_gradients, loss_and_grad
     from convcli.images import output_format
-    from convcli.kernels import load_kernel
+    from convcli.kernelspec import load_kernel
     from convcli.shapes import parse_padding
 
     loss = check_choice(loss, LOSSES, "loss")
@@ -244,7 +244,7 @@ def fit_command(
     """Find the kernel that best maps INPUT to TARGET (least squares or Adam)."""
     from convcli.atomic import atomic_write
     from convcli.grad import FIT_METHODS, fit_kernel
-    from convcli.kernels import Kernel
+    from convcli.kernelspec import Kernel
     from convcli.layers import parse_size
     from convcli.shapes import parse_padding
 

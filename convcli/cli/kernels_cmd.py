@@ -10,7 +10,7 @@ from convcli.cli.app import kernels_app
 from convcli.cli.common import emit_json, out_console, print_weights, shape_text
 
 if TYPE_CHECKING:
-    from convcli.preset_index import PresetInfo
+    from convcli.presets import PresetInfo
 
 LIST_EPILOG = """Examples:
 
@@ -62,8 +62,8 @@ def list_command(
     """List preset kernels: name, category, shape, sum, source, description."""
     from convcli.errors import OptionError
 
-    # preset metadata without NumPy (convcli.kernels would import it): keeps the listing fast
-    from convcli.preset_index import list_presets
+    # preset metadata without NumPy (convcli.kernelspec would import it): keeps the listing fast
+    from convcli.presets import list_presets
 
     presets = list_presets()
     if category is not None:
@@ -106,16 +106,12 @@ def show_command(
     json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
     """Show a kernel exactly as it will be applied (after --scale/--normalize/--convolve)."""
-    from convcli.kernels import load_kernel
+    from convcli.kernelspec import load_kernel
 
     raw = load_kernel(kernel)
     k = raw.transformed(normalize=normalize, scale=scale, flip=convolve)
     w = k.effective_weights
-    # factor applied to the weights as written: the preset's scale, --scale, and /sum for
-    # --normalize (a 4-D kernel is normalized per output channel, which no single factor says)
-    applied_scale = raw.scale * scale
-    if normalize and raw.weights.ndim < 4:
-        applied_scale /= float(raw.effective_weights.sum())
+    applied_scale = raw.applied_scale(normalize=normalize, scale=scale)
     if json_output:
         emit_json(
             {

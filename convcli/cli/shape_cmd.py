@@ -105,7 +105,7 @@ def shape_command(
             if size is not None:
                 kshape: tuple[int, ...] = size
             else:
-                from convcli.kernels import load_kernel
+                from convcli.kernelspec import load_kernel
 
                 k = load_kernel(spec)
                 kshape, anchor = k.shape, k.effective_anchor
