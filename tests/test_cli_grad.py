@@ -9,7 +9,7 @@ import pytest
 import scipy.ndimage as ndi
 from PIL import Image
 
-import convcli.grad
+import convcli.grad.backward
 from tests.helpers import numerical_gradient
 from tests.test_cli import assert_clean_error, cli
 
@@ -171,8 +171,8 @@ def test_grad_check_passes_and_prints(capsys, pair):
 
 def test_grad_check_fails_on_a_wrong_gradient(capsys, pair, monkeypatch):
     xp, tp, _, _ = pair
-    real = convcli.grad._kernel_grad_padded
-    monkeypatch.setattr(convcli.grad, "_kernel_grad_padded", lambda *a: real(*a) * 1.01)
+    real = convcli.grad.backward._kernel_grad_padded
+    monkeypatch.setattr(convcli.grad.backward, "_kernel_grad_padded", lambda *a: real(*a) * 1.01)
     code, _, err = cli(capsys, "grad", xp, "-k", "box:3", "--target", tp, "--check")
     assert code == 1
     assert "Error:" in err

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convcli
-import convcli.grad
+import convcli.config
+import convcli.grad.check
 from convcli.engine import convolve, correlate
 from convcli.errors import OptionError, ShapeError, UsageError
 from convcli.grad import (
@@ -197,7 +198,7 @@ def test_row_strips_and_threads_give_the_same_gradients(
     monkeypatch, kshape, stride, dilation, border
 ):
     # tiny strips: one output row each, so strip boundaries and thread waves are exercised
-    monkeypatch.setattr(convcli.grad, "GRAD_STRIP_BYTES", 8)
+    monkeypatch.setattr(convcli.config, "GRAD_STRIP_BYTES", 8)
     r = np.random.default_rng(7)
     case = {
         "x": r.uniform(size=(13, 11, 3)),
@@ -456,14 +457,14 @@ def test_check_gradients_checks_every_value_of_a_small_image(rng):
     assert res.n_pixels == 12
 
 
-@pytest.mark.parametrize("which", ["kernel_grad", "input_grad"])
+@pytest.mark.parametrize("which", ["_kernel_grad_of", "_input_grad_of"])
 def test_check_gradients_detects_a_wrong_gradient(monkeypatch, which, rng):
-    right = getattr(convcli.grad, which)
+    right = getattr(convcli.grad.check, which)
 
     def slightly_wrong(*args, **kwargs):
         return right(*args, **kwargs) * (1 + 1e-4)
 
-    monkeypatch.setattr(convcli.grad, which, slightly_wrong)
+    monkeypatch.setattr(convcli.grad.check, which, slightly_wrong)
     x = rng.uniform(size=(9, 9, 3))
     w = rng.normal(size=(3, 3))
     res = check_gradients(x, w, rng.uniform(size=(9, 9, 3)), loss="mse")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
@@ -19,10 +18,6 @@ from convcli.cli.common import (
     shape_text,
 )
 from convcli.errors import OptionError
-
-if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
 
 GRAD_EPILOG = """Images are scaled to [0, 1] (8-bit /255, 16-bit /65535) and the loss is
 computed in float64 on conv(x, w) (a preset's offset is not part of it).
@@ -50,51 +45,6 @@ FIT_EPILOG = """Examples:
 """
 
 SPARK = "▁▂▃▄▅▆▇█"
-
-
-def load_unit_image(path: str, max_pixels: int | None) -> tuple[npt.NDArray[np.float64], float]:
-    """Load an image as float64 ``(H, W, C)`` scaled to [0, 1]; also return its full scale."""
-    import numpy as np
-
-    from convcli.images import load_image
-
-    img = load_image(path, max_pixels=max_pixels)
-    return np.asarray(img.pixels, dtype=np.float64) / float(img.max_value), float(img.max_value)
-
-
-def save_input_grad(path: Path, gx: npt.NDArray[np.floating]) -> None:
-    """``.npy``: raw float64 ``(H, W, C)``; image: zero at mid-grey, +-max|g| at white/black."""
-    import numpy as np
-
-    from convcli.images import save_image
-
-    if path.suffix.lower() == ".npy":
-        save_image(path, gx)
-        return
-    if gx.shape[2] not in (1, 3):
-        msg = f"an input gradient with {gx.shape[2]} channels can only be saved as .npy"
-        raise OptionError(msg)
-    peak = float(np.abs(gx).max())
-    scaled = 127.5 + 127.5 * (gx / peak if peak > 0 else gx)
-    save_image(path, np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
-
-
-def save_kernel_grad(path: Path, gk: npt.NDArray[np.float64]) -> None:
-    """``.npy`` (raw float64, the kernel's shape) or ``.json`` (nested list)."""
-    import numpy as np
-
-    from convcli.atomic import atomic_write
-
-    suffix = path.suffix.lower()
-    if suffix not in (".npy", ".json"):
-        msg = f"`--save-kernel-grad` must end in .npy or .json; got {str(path)!r}"
-        raise OptionError(msg)
-    with atomic_write(path) as tmp:
-        if suffix == ".npy":
-            with open(tmp, "wb") as fh:
-                np.save(fh, gk)
-        else:
-            tmp.write_text(json.dumps(gk.tolist()) + "\n")
 
 
 @app.command("grad", epilog=GRAD_EPILOG)
@@ -125,7 +75,15 @@ def grad_command(
     json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
     """Loss and its gradient with respect to the kernel (and the input)."""
-    from convcli.grad import LOSSES, check_gradients, loss_and_grad
+    from convcli.grad import (
+        LOSSES,
+        check_gradients,
+        load_unit_image,
+        loss_and_grad,
+        save_input_grad,
+        save_kernel_grad,
+        unit_value,
+    )
     from convcli.images import output_format
     from convcli.kernelspec import load_kernel
     from convcli.shapes import parse_padding
@@ -143,7 +101,7 @@ def grad_command(
     options: dict[str, Any] = {
         "padding": parse_padding(padding),
         "border": border,
-        "cval": cval / full_scale,
+        "cval": unit_value(cval, full_scale),
         "stride": parse_pair(stride, "stride"),
         "dilation": parse_pair(dilation, "dilation"),
         "flip": convolve,
@@ -243,7 +201,7 @@ def fit_command(
 ) -> None:
     """Find the kernel that best maps INPUT to TARGET (least squares or Adam)."""
     from convcli.atomic import atomic_write
-    from convcli.grad import FIT_METHODS, fit_kernel
+    from convcli.grad import FIT_METHODS, fit_kernel, load_unit_image
     from convcli.kernelspec import Kernel
     from convcli.layers import parse_size
     from convcli.shapes import parse_padding

@@ -1,0 +1,195 @@
+"""Backward pass of the convolution on a resolved problem: ``dL/dw`` and ``dL/dx``.
+
+The forward pass is :func:`convcli.engine.correlate` on the padded image
+``xpad`` (``H + top + bottom`` by ``W + left + right``, filled by the border
+mode)::
+
+    y[i, j, o] = sum_{c,p,q} w[o, c, p, q] * xpad[i*S + p*D, j*S + q*D, c]
+
+Given the upstream gradient ``g = dL/dy`` (the shape of ``y``), the two
+gradients are:
+
+* the kernel gradient, a correlation of the padded input with ``g``::
+
+      dL/dw[o, c, p, q] = sum_{i,j} g[i, j, o] * xpad[i*S + p*D, j*S + q*D, c]
+
+  (for a 2-D depthwise kernel ``w[p, q]`` the sum also runs over the channels);
+
+* the input gradient, a full convolution of ``g`` with the kernel, folded back
+  through the border mode::
+
+      dL/dxpad[i*S + p*D, j*S + q*D, c] += sum_o g[i, j, o] * w[o, c, p, q]
+      dL/dx = fold_padding(dL/dxpad)
+
+  where :func:`convcli.borders.fold_padding` sends the gradient of every
+  padded cell back to the pixel it was copied from (``reflect``, ``mirror``,
+  ``nearest``, ``wrap``) or drops it (``constant``).
+
+Both are computed tap by tap: for each of the ``kh * kw`` taps, one
+vectorised dot product / matrix product (kernel gradient) or one scaled
+scatter-add into a strided slice (input gradient) over a strip of output
+rows, so no Python loop ever runs over pixels.  Slices of one tap never
+overlap, so ``+=`` on a strided view is exact.  Strips run on a thread pool
+like the forward pass.
+
+``flip=True`` means the forward was :func:`convcli.engine.convolve`: the
+kernel is flipped (with its anchor, as in :func:`convcli.engine.flip_kernel`)
+before the forward, and the kernel gradient is flipped back to the
+orientation of the kernel as given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import numpy as np
+
+from convcli import config
+from convcli.array_types import F64Array, FloatArray
+from convcli.borders import fold_padding
+from convcli.engine import default_threads, nonzero_taps
+from convcli.grad.problem import _Problem
+from convcli.shapes import Geometry
+
+_T = TypeVar("_T")
+
+
+def _strips(geom: Geometry, channels: int, itemsize: int) -> list[tuple[int, int]]:
+    """Output row ranges of about :data:`convcli.config.GRAD_STRIP_BYTES` each."""
+    oh, ow = geom.out_hw
+    per_row = max(1, ow * channels * itemsize)
+    rows = max(1, min(oh, config.GRAD_STRIP_BYTES // per_row))
+    return [(r, min(r + rows, oh)) for r in range(0, oh, rows)]
+
+
+def _run_parallel(
+    fn: Callable[[tuple[int, int]], _T], jobs: list[tuple[int, int]], n: int
+) -> list[_T]:
+    """``[fn(j) for j in jobs]``, on ``n`` threads when there is more than one job."""
+    n = min(n, len(jobs))
+    if n <= 1:
+        return [fn(j) for j in jobs]
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(fn, jobs))
+
+
+# -- the two gradients, on a resolved problem ----------------------------------------
+
+
+def _kernel_grad_padded(prob: _Problem, g: FloatArray) -> F64Array:
+    """dL/dw in forward orientation, shape ``(kh, kw)`` or ``(O, C, kh, kw)``."""
+    xp, geom = prob.xp, prob.geom
+    c = xp.shape[2]
+    o = g.shape[2]
+    kh, kw = geom.kernel_hw
+    ow = geom.out_hw[1]
+    dt = xp.dtype
+
+    # Few (o, c) pairs: one BLAS dot per pair on channel-planar copies beats a
+    # (o, N) @ (N, c) product with a long inner dimension by 2-3x.
+    pairwise = o * c <= 16
+
+    def run_strip(bounds: tuple[int, int]) -> F64Array:
+        r0, r1 = bounds
+        n = (r1 - r0) * ow
+        gs = g[r0:r1]
+        if prob.depthwise:
+            tmp = np.empty((r1 - r0, ow, c), dtype=dt)
+            gflat = gs.reshape(-1)
+            tflat = tmp.reshape(-1)
+            part = np.empty((kh, kw), dtype=np.float64)
+        else:
+            tmp = np.empty((c, r1 - r0, ow), dtype=dt)
+            tplanar = tmp.reshape(c, n)
+            gplanar = np.ascontiguousarray(gs.reshape(n, o).T)
+            part = np.empty((kh, kw, o, c), dtype=np.float64)
+        for p in range(kh):
+            for q in range(kw):
+                rs, cs = geom.tap_slices(p, q, r0, r1)
+                src = xp[rs, cs]
+                # a contiguous copy lets BLAS do the reduction; it stays in cache
+                if prob.depthwise:
+                    np.copyto(tmp, src)
+                    part[p, q] = np.dot(gflat, tflat)
+                    continue
+                np.copyto(tmp, src.transpose(2, 0, 1))
+                if pairwise:
+                    for oo in range(o):
+                        for cc in range(c):
+                            part[p, q, oo, cc] = np.dot(gplanar[oo], tplanar[cc])
+                else:
+                    part[p, q] = gplanar @ tplanar.T
+        return part
+
+    strips = _strips(geom, max(c, o), dt.itemsize)
+    parts = _run_parallel(run_strip, strips, prob.threads or default_threads())
+    total = parts[0].copy()
+    for part in parts[1:]:
+        total += part
+    if prob.depthwise:
+        return total
+    return np.ascontiguousarray(total.transpose(2, 3, 0, 1))
+
+
+def _input_grad_padded(prob: _Problem, g: FloatArray) -> FloatArray:
+    """dL/dx, shape ``(H, W, C)``, in the working dtype."""
+    xp, geom = prob.xp, prob.geom
+    hp, wp, c = xp.shape
+    o = g.shape[2]
+    kh, kw = geom.kernel_hw
+    ow = geom.out_hw[1]
+    sh = geom.stride[0]
+    dh = geom.dilation[0]
+    dt = xp.dtype
+    gp = np.zeros((hp, wp, c), dtype=dt)
+    taps = nonzero_taps(prob.kernel, c, dt, transpose=False)
+
+    def run_strip(bounds: tuple[int, int]) -> None:
+        r0, r1 = bounds
+        gs = g[r0:r1]
+        tmp = np.empty((r1 - r0, ow, c), dtype=dt)
+        for p, q, wt in taps:
+            rs, cs = geom.tap_slices(p, q, r0, r1)
+            if prob.depthwise:
+                np.multiply(gs, wt, out=tmp)
+            else:
+                np.matmul(gs, wt, out=tmp)
+            gp[rs, cs] += tmp
+
+    strips = _strips(geom, max(c, o), dt.itemsize)
+    n_threads = prob.threads or default_threads()
+    # A strip writes padded rows [r0*S, (r1-1)*S + (kh-1)*D + 1): nearby strips share a
+    # halo.  Strips are run in waves (every m-th strip) chosen so that no two strips of
+    # a wave overlap; the wave order is kept on one thread too, so results never
+    # depend on the thread count.
+    spans = [(r0 * sh, (r1 - 1) * sh + (kh - 1) * dh + 1) for r0, r1 in strips]
+    m = 1
+    while any(spans[i][1] > spans[i + m][0] for i in range(len(spans) - m)):
+        m += 1
+    for wave in range(m):
+        _run_parallel(run_strip, strips[wave::m], n_threads)
+    hw = (prob.x_shape[0], prob.x_shape[1])
+    return fold_padding(gp, hw, geom.pad_rows, geom.pad_cols, border=prob.opts.border)
+
+
+def _as_given_orientation(prob: _Problem, gk: F64Array) -> F64Array:
+    gk = gk.reshape(prob.kernel_shape)
+    if prob.opts.flip:
+        gk = np.ascontiguousarray(gk[..., ::-1, ::-1])
+    return gk
+
+
+def _as_given_image(prob: _Problem, gx: FloatArray) -> FloatArray:
+    return gx[:, :, 0] if len(prob.x_shape) == 2 else gx
+
+
+def _kernel_grad_of(prob: _Problem, g: FloatArray) -> F64Array:
+    """dL/dw in the orientation of the kernel as given, for ``g`` from ``prob.upstream``."""
+    return _as_given_orientation(prob, _kernel_grad_padded(prob, g))
+
+
+def _input_grad_of(prob: _Problem, g: FloatArray) -> FloatArray:
+    """dL/dx in the shape of the image as given, for ``g`` from ``prob.upstream``."""
+    return _as_given_image(prob, _input_grad_padded(prob, g))
