@@ -32,7 +32,7 @@ _EXPORTS = {
     "fit_kernel": "convcli.grad",
     "load_image": "convcli.images",
     "save_image": "convcli.images",
-    "filter_image": "convcli.filters",
+    "filter_image": "convcli.runner",
     "ConvCliError": "convcli.errors",
 }
 
@@ -58,11 +58,11 @@ __all__ = [
 if TYPE_CHECKING:
     from convcli.engine import convolve, correlate
     from convcli.errors import ConvCliError
-    from convcli.filters import filter_image
     from convcli.grad import fit_kernel, input_grad, kernel_grad, loss_and_grad
     from convcli.images import load_image, save_image
     from convcli.kernelspec import Kernel, list_kernels, load_kernel
     from convcli.layers import layer_shape, output_shape
+    from convcli.runner import filter_image
 
 
 def __getattr__(name: str) -> Any:

@@ -79,7 +79,7 @@ def test_bad_rows():
 @pytest.mark.parametrize("alpha", [False, True])
 @pytest.mark.parametrize("threads", [1, 3])
 def test_filter_and_map_in_bands_equals_whole(monkeypatch, opts, alpha, threads):
-    from convcli import filters
+    from convcli import config, filters
     from convcli.kernelspec import load_kernel
 
     r = np.random.default_rng(11)
@@ -92,7 +92,7 @@ def test_filter_and_map_in_bands_equals_whole(monkeypatch, opts, alpha, threads)
         abs_values=options.abs,
         has_alpha=alpha,
     )
-    monkeypatch.setattr(filters, "BAND_BYTES", 17 * x.shape[2] * 4 * 5)  # 5-row bands
+    monkeypatch.setattr(config, "BAND_BYTES", 17 * x.shape[2] * 4 * 5)  # 5-row bands
     banded = filters.filter_and_map(x, chain, **kw)
     np.testing.assert_array_equal(banded, whole)
 
@@ -100,13 +100,13 @@ def test_filter_and_map_in_bands_equals_whole(monkeypatch, opts, alpha, threads)
 def test_filter_image_reports_progress_per_band(monkeypatch, tmp_path):
     from PIL import Image
 
-    from convcli import filters
+    from convcli import config, runner
     from convcli.kernelspec import load_kernel
 
     Image.fromarray(np.zeros((40, 10, 3), np.uint8)).save(tmp_path / "in.png")
-    monkeypatch.setattr(filters, "BAND_BYTES", 10 * 3 * 4 * 8)  # 8-row bands -> 5 bands
+    monkeypatch.setattr(config, "BAND_BYTES", 10 * 3 * 4 * 8)  # 8-row bands -> 5 bands
     seen = []
-    filters.filter_image(
+    runner.filter_image(
         tmp_path / "in.png",
         tmp_path / "out.png",
         [load_kernel("box")],

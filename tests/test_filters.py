@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
 from PIL import Image
 
+from convcli.conv_options import ConvOptions
 from convcli.errors import OptionError
 from convcli.filters import (
     FilterOptions,
+    explain_chain,
     filter_array,
-    filter_image,
     map_values,
     output_path_for,
     prepare_kernels,
 )
 from convcli.kernelspec import Kernel
+from convcli.runner import filter_image
 
 BOX3 = Kernel(name="box3", weights=np.ones((3, 3)), scale=1 / 9)
 SHARPEN = Kernel(name="sharpen", weights=np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], float))
@@ -208,3 +217,62 @@ def test_alpha_filter_with_colour_only_mixing_kernel_keeps_alpha(rng):
     got = filter_array(x, [gray], has_alpha=True, options=FilterOptions(alpha="filter"))
     assert got.shape == (12, 10, 2)
     np.testing.assert_allclose(got[..., 1], x[..., 3], rtol=1e-6)
+
+
+# -- the geometry as one value, and the layout of the packages ----------------------
+
+
+def test_filter_options_carry_the_geometry_as_one_conv_value():
+    opts = FilterOptions(padding="valid", border="replicate", cval=9, stride=2, dilation=(1, 3))
+    assert opts.conv == ConvOptions(
+        padding="valid", border="nearest", cval=9.0, stride=(2, 2), dilation=(1, 3)
+    )
+    assert opts.conv.anchor is None and opts.conv.flip is False  # kernels come prepared
+    # a changed copy gets its own value, not the original's
+    assert dataclasses.replace(opts, stride=3, threads=1).conv.stride == (3, 3)
+    again = pickle.loads(pickle.dumps(opts))  # options travel to worker processes
+    assert again == opts and again.conv == opts.conv
+
+
+def test_bad_border_is_reported_when_filtering_not_when_the_options_are_built():
+    opts = FilterOptions(border="bounce")  # as before: building checks nothing
+    assert len(explain_chain((8, 8, 3), [SHARPEN], opts)) == 1  # the plan needs no border
+    with pytest.raises(OptionError, match=r"`border` must be one of .*; got 'bounce'"):
+        filter_array(np.zeros((8, 8, 3)), [SHARPEN], options=opts)
+
+
+def test_every_engine_call_goes_through_one_function_with_options_conv(monkeypatch, rng):
+    from convcli.filters import chain
+
+    x = rgba(rng)
+    opts = FilterOptions(stride=2, border="constant", cval=3.0, precision="float64")
+    want = filter_array(x, [BOX3, SHARPEN], has_alpha=True, options=opts)
+    seen = []
+    real = chain._correlate
+
+    def spy(x, w, conv, **kw):
+        seen.append(conv)
+        return real(x, w, conv, **kw)
+
+    monkeypatch.setattr(chain, "_correlate", spy)
+    got = filter_array(x, [BOX3, SHARPEN], has_alpha=True, options=opts)
+    np.testing.assert_array_equal(got, want)
+    assert len(seen) == 4  # colour and alpha, for each of the two steps
+    assert all(conv is opts.conv for conv in seen)
+
+
+def test_filters_package_does_not_import_the_runner():
+    code = "import sys, convcli.filters; print('convcli.runner' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert proc.stdout.strip() == "False"
+
+
+def test_public_filter_image_is_the_runners():
+    import convcli
+    import convcli.runner
+
+    assert convcli.filter_image is convcli.runner.filter_image
+    assert "filter_image" not in vars(convcli.filters)

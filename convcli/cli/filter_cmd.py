@@ -412,7 +412,7 @@ class _Job:
 
 def _filter_one(job: _Job, src: str, dst: str) -> tuple[dict[str, Any], int]:
     """Filter one input; return its JSON entry and exit code (0 when it worked)."""
-    from convcli.filters import filter_image
+    from convcli.runner import filter_image
 
     entry: dict[str, Any] = {"input": src, "output": dst, "ok": False, "error": None}
     stdin = src == STDIO

@@ -1,0 +1,233 @@
+"""A kernel chain over an image array: prepare the kernels, check the range, run the steps.
+
+:func:`filter_array` runs the chain (``--repeat`` times) through the engine in
+float, never rounding or clipping between steps; alpha is kept, filtered or
+premultiplied.  Every call into the engine goes through :func:`_correlate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.array_types import F64Array, FloatArray
+from convcli.engine import correlate
+from convcli.errors import OptionError, RangeError
+from convcli.filters.options import ALPHA_MODES, FilterOptions
+from convcli.shapes import Pair
+
+if TYPE_CHECKING:
+    from convcli.conv_options import ConvOptions
+    from convcli.kernelspec import Kernel
+
+__all__ = ["check_range", "filter_array", "prepare_kernels"]
+
+
+def prepare_kernels(kernels: Sequence[Kernel], options: FilterOptions) -> list[Kernel]:
+    """Apply ``normalize``, ``scale`` and ``convolve`` (flip) to each kernel."""
+    return [
+        k.transformed(normalize=options.normalize, scale=options.scale, flip=options.convolve)
+        for k in kernels
+    ]
+
+
+def _delta_like(kernel: Kernel) -> F64Array:
+    """A 2-D kernel of the same size with a single 1 at the anchor (moves pixels, no blur)."""
+    kh, kw = kernel.weights.shape[-2:]
+    delta = np.zeros((kh, kw))
+    delta[kernel.effective_anchor] = 1.0
+    return delta
+
+
+def check_range(
+    x: npt.NDArray[np.generic],
+    kernels: Sequence[Kernel],
+    repeat: int,
+    dtype: type[np.floating],
+    *,
+    offset: float = 0.0,
+) -> None:
+    """Refuse a chain whose results could overflow ``dtype``, before any work.
+
+    Each step can grow the largest magnitude by at most ``sum(|w|)`` (plus its
+    offset), so this bound is exact enough to only ever reject absurd weights.
+    """
+    bound = float(np.max(np.abs(x))) if x.size else 0.0
+    for _ in range(repeat):
+        for k in kernels:
+            bound = bound * float(np.abs(k.effective_weights).sum()) + abs(k.offset)
+    bound += abs(offset)
+    limit = float(np.finfo(dtype).max) / 16
+    if not bound <= limit:
+        msg = (
+            f"kernel weights too large: results could reach {bound:.3g}, beyond what "
+            f"{np.dtype(dtype).name} holds ({limit * 16:.3g}); use smaller weights"
+            + (" or --precision float64" if dtype is np.float32 else "")
+        )
+        raise RangeError(msg)
+
+
+def _correlate(
+    x: npt.NDArray[np.generic],
+    w: F64Array,
+    conv: ConvOptions,
+    *,
+    anchor: Pair | None,
+    dtype: type[np.floating],
+    threads: int | None,
+    rows: tuple[int, int] | None,
+) -> FloatArray:
+    """The one call into the engine: correlate ``x`` with ``w`` under ``conv``."""
+    return correlate(
+        x,
+        w,
+        padding=conv.padding,
+        border=conv.border,
+        cval=conv.cval,
+        stride=conv.stride,
+        dilation=conv.dilation,
+        dtype=dtype,
+        anchor=anchor,
+        threads=threads,
+        rows=rows,
+    )
+
+
+def _check_request(opts: FilterOptions, n_kernels: int, rows: tuple[int, int] | None) -> None:
+    """Refuse an unknown alpha mode, a repeat below 1 and ``rows`` the chain cannot do."""
+    if opts.alpha not in ALPHA_MODES:
+        msg = f"`alpha` must be one of {', '.join(ALPHA_MODES)}; got {opts.alpha!r}"
+        raise OptionError(msg)
+    if opts.repeat < 1:
+        msg = f"`repeat` must be a positive integer; got {opts.repeat}"
+        raise OptionError(msg)
+    if rows is not None and (n_kernels != 1 or opts.repeat != 1 or opts.alpha == "premultiply"):
+        msg = "`rows` needs a single kernel, repeat 1 and no alpha premultiplication"
+        raise OptionError(msg)
+
+
+def _split_alpha(
+    x: npt.NDArray[np.generic],
+    *,
+    has_alpha: bool,
+    premultiply: bool,
+    max_value: float,
+    dtype: type[np.floating],
+) -> tuple[FloatArray, FloatArray | None]:
+    """Colour channels and alpha (or None); colour times alpha when premultiplying."""
+    colour: FloatArray = x[..., :-1] if has_alpha else x  # type: ignore[assignment]
+    alpha: FloatArray | None = x[..., -1:] if has_alpha else None  # type: ignore[assignment]
+    if alpha is not None and premultiply:
+        alpha = alpha.astype(dtype)
+        colour = np.multiply(colour, alpha / dtype(max_value), dtype=dtype)
+    return colour, alpha
+
+
+def _chain_step(
+    colour: FloatArray,
+    alpha: FloatArray | None,
+    kernel: Kernel,
+    opts: FilterOptions,
+    *,
+    dtype: type[np.floating],
+    rows: tuple[int, int] | None,
+) -> tuple[FloatArray, FloatArray | None]:
+    """One kernel on the colour channels, and on alpha as ``opts.alpha`` says.
+
+    A 3-D/4-D kernel with one channel more than the colour reads alpha as a
+    channel in ``filter`` mode (alpha then becomes part of the colour).
+    Otherwise a 2-D kernel also filters alpha in ``filter`` and ``premultiply``
+    modes; in every other case alpha is only moved (a delta at the anchor, so
+    padding, stride and dilation still apply).
+    """
+    w = kernel.effective_weights
+    depthwise = w.ndim == 2
+    anchor = kernel.effective_anchor
+    if alpha is not None and opts.alpha == "filter" and not depthwise:
+        if w.shape[-3] == colour.shape[2] + 1:
+            colour = np.concatenate([colour, alpha], axis=2)
+            alpha = None
+    colour = _correlate(
+        colour, w, opts.conv, anchor=anchor, dtype=dtype, threads=opts.threads, rows=rows
+    )
+    if kernel.offset:
+        colour += dtype(kernel.offset)
+    if alpha is not None:
+        if depthwise and opts.alpha in ("filter", "premultiply"):
+            alpha_w = w
+        else:
+            alpha_w = _delta_like(kernel)
+        alpha = _correlate(
+            alpha, alpha_w, opts.conv, anchor=anchor, dtype=dtype, threads=opts.threads, rows=rows
+        )
+    return colour, alpha
+
+
+def _join_alpha(
+    colour: FloatArray,
+    alpha: FloatArray | None,
+    *,
+    premultiplied: bool,
+    max_value: float,
+    dtype: type[np.floating],
+) -> FloatArray:
+    """Colour with alpha appended (colour divided by alpha again if premultiplied)."""
+    if alpha is None:
+        return colour
+    if premultiplied:
+        safe = np.where(alpha > 0, alpha, 1.0)
+        colour = np.where(alpha > 0, colour * (max_value / safe), 0.0).astype(dtype)
+    return np.concatenate([colour, alpha.astype(dtype)], axis=2)
+
+
+def filter_array(
+    x: npt.NDArray[np.generic],
+    kernels: Sequence[Kernel],
+    *,
+    has_alpha: bool = False,
+    max_value: float = 255.0,
+    options: FilterOptions | None = None,
+    rows: tuple[int, int] | None = None,
+) -> FloatArray:
+    """Run a kernel chain over an image array.
+
+    Parameters
+    ----------
+    x : ndarray, shape (H, W, C)
+        Pixels in image units; if ``has_alpha`` the last channel is alpha.
+    kernels : sequence of Kernel
+        The chain, already prepared (see :func:`prepare_kernels`).
+    has_alpha : bool
+        Whether the last channel is alpha.
+    max_value : float
+        Full-scale value (alpha is opaque at ``max_value``).
+    options : FilterOptions
+        Geometry and alpha options.
+    rows : (int, int), optional
+        Only output rows ``start:stop`` (single kernel, no repeat, no
+        premultiplication): lets :func:`convcli.filters.filter_and_map` work
+        band by band.
+
+    Returns
+    -------
+    ndarray, shape (H', W', C')
+        Float result (alpha last if the input had alpha), not rounded or clipped.
+    """
+    opts = options or FilterOptions()
+    _check_request(opts, len(kernels), rows)
+    dtype = np.float64 if opts.precision == "float64" else np.float32
+    if rows is None or rows[0] == 0:
+        check_range(x, kernels, opts.repeat, dtype, offset=opts.offset)
+    premultiplied = has_alpha and opts.alpha == "premultiply"
+    colour, alpha = _split_alpha(
+        x, has_alpha=has_alpha, premultiply=premultiplied, max_value=max_value, dtype=dtype
+    )
+    for _ in range(opts.repeat):
+        for kernel in kernels:
+            colour, alpha = _chain_step(colour, alpha, kernel, opts, dtype=dtype, rows=rows)
+    if opts.offset:
+        colour = colour + dtype(opts.offset)
+    return _join_alpha(colour, alpha, premultiplied=premultiplied, max_value=max_value, dtype=dtype)

@@ -1,0 +1,70 @@
+"""What a filter run is asked to do: :class:`FilterOptions` and the alpha modes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+from convcli.conv_options import ConvOptions
+from convcli.shapes import PaddingSpec
+
+__all__ = ["ALPHA_MODES", "AlphaMode", "FilterOptions"]
+
+AlphaMode = Literal["keep", "filter", "premultiply"]
+ALPHA_MODES = ("keep", "filter", "premultiply")
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    """Geometry, precision and value options shared by every kernel of a chain.
+
+    ``cval`` and ``offset`` are in image units (0..255 for 8-bit images).
+    ``offset`` is added once, to the result of the whole chain; a preset's own
+    offset is added after its step.
+
+    The geometry options (``padding``, ``border``, ``cval``, ``stride``,
+    ``dilation``) also travel as one checked value, :attr:`conv`, to the
+    layers below.
+    """
+
+    padding: PaddingSpec = "same"
+    border: str = "reflect"
+    cval: float = 0.0
+    stride: int | tuple[int, int] = 1
+    dilation: int | tuple[int, int] = 1
+    convolve: bool = False
+    precision: Literal["float32", "float64"] = "float32"
+    normalize: bool = False
+    scale: float = 1.0
+    offset: float = 0.0
+    repeat: int = 1
+    alpha: AlphaMode = "keep"
+    abs: bool = False
+    rescale: bool = False
+    threads: int | None = None
+
+    @cached_property
+    def conv(self) -> ConvOptions:
+        """The geometry options as one :class:`~convcli.conv_options.ConvOptions`.
+
+        Built on first use, not with the options: building it checks ``border``,
+        ``stride`` and ``dilation``, and a bad value must still be reported where
+        filtering starts (for each input of a batch, after ``--explain`` printed
+        its plan), as it was before this value existed.  The kernels of a chain
+        are already flipped and anchored (see
+        :func:`convcli.filters.prepare_kernels`), so ``anchor`` and ``flip`` keep
+        their defaults.
+
+        Examples
+        --------
+        >>> FilterOptions(stride=2, border="replicate").conv.stride
+        (2, 2)
+        """
+        return ConvOptions(
+            padding=self.padding,
+            border=self.border,
+            cval=self.cval,
+            stride=self.stride,
+            dilation=self.dilation,
+        )
