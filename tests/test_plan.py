@@ -10,11 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convcli import engine
 from convcli.borders import pad
-from convcli.engine import convolve, correlate, correlate_padded, make_plan
+from convcli.engine import (
+    METHODS,
+    convolve,
+    correlate,
+    correlate_padded,
+    make_plan,
+    plan_correlation,
+)
+from convcli.engine import api as engine
+from convcli.engine.analysis import low_rank
 from convcli.errors import OptionError, ShapeError
-from convcli.plan import METHODS, low_rank, plan_correlation
 from convcli.shapes import make_geometry, padding_amounts
 from tests.conftest import BORDERS
 from tests.helpers import naive_correlate
@@ -381,7 +388,7 @@ def test_direct_with_one_row_per_strip_equals_naive(
     h, w, c, kh, kw, seed, border, padding, stride, dilation, integer_input
 ):
     """One output row per strip: every strip pads its own rows (image edges included)."""
-    import convcli.plan
+    from convcli import config
 
     r = np.random.default_rng(seed)
     kernel = r.choice([-1.0, 1.0, 0.0, 0.5, 2.0, -3.0, 0.25], size=(kh, kw))
@@ -394,7 +401,7 @@ def test_direct_with_one_row_per_strip_equals_naive(
     if want.shape[0] < 1 or want.shape[1] < 1:
         return
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(convcli.plan, "DIRECT_STRIP_BYTES", 1)
+        mp.setattr(config, "DIRECT_STRIP_BYTES", 1)
         got = correlate(
             x,
             kernel,
@@ -429,8 +436,8 @@ def test_gemm_blocks_reading_the_image_in_place_equal_naive(
     h, w, c, kh, kw, seed, border, padding, stride, dilation, block_rows, chunk, integer_input
 ):
     """Short blocks (most read image rows in place) and tiny column chunks (with a remainder)."""
-    import convcli.engine
-    import convcli.plan
+    import convcli.engine.candidates
+    from convcli import config
 
     r = np.random.default_rng(seed)
     kernel = r.normal(size=(kh, kw)) * (r.uniform(size=(kh, kw)) < 0.8)  # some zero columns
@@ -443,8 +450,8 @@ def test_gemm_blocks_reading_the_image_in_place_equal_naive(
     if want.shape[0] < 1 or want.shape[1] < 1 or not np.any(kernel):
         return
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(convcli.plan, "GEMM_BLOCK_ROWS", ((4096, block_rows),))
-        mp.setattr(convcli.engine, "GEMM_CHUNK_MNK", chunk)
+        mp.setattr(convcli.engine.candidates, "GEMM_BLOCK_ROWS", ((4096, block_rows),))
+        mp.setattr(config, "GEMM_CHUNK_MNK", chunk)
         got = correlate(
             x,
             kernel,
@@ -478,14 +485,15 @@ def test_gemm_plan_explains_blocks_and_columns():
 @pytest.mark.parametrize("limit", [1, 5, 64, 1000, 10**6])
 def test_matrix_products_in_column_chunks_equal_one_product(n, limit, rng):
     """Chunks (equal divisors, or equal widths and a remainder) write every column."""
-    import convcli.engine
+    import convcli.engine.gemm
+    from convcli import config
 
     a = rng.normal(size=(6, 4))
     b = rng.normal(size=(4, n + 3))[:, 2 : 2 + n]  # a view with a row stride
     out = np.full((6, n + 5), np.nan)[:, 1 : 1 + n]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(convcli.engine, "GEMM_CHUNK_MNK", limit * 24)
-        convcli.engine._matmul_in_chunks(a, b, out)
+        mp.setattr(config, "GEMM_CHUNK_MNK", limit * 24)
+        convcli.engine.gemm.matmul_in_chunks(a, b, out)
     np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
 
 
@@ -501,8 +509,13 @@ def test_matrix_products_in_column_chunks_equal_one_product(n, limit, rng):
 )
 def test_weighted_sum_steps_compute_the_weighted_sum(weights, units_only, started, planner, seed):
     """The engine's step runner gives sum(w_i * v_i) (+ the old acc), for every plan of steps."""
-    from convcli.engine import _run_sum_steps
-    from convcli.plan import best_sum_steps, horner_sum_steps, step_passes, weighted_sum_steps
+    from convcli.engine.sumsteps import (
+        best_sum_steps,
+        horner_sum_steps,
+        step_passes,
+        weighted_sum_steps,
+    )
+    from convcli.engine.sumsteps import run_sum_steps as _run_sum_steps
 
     r = np.random.default_rng(seed)
     views = [r.integers(0, 256, size=(3, 4, 2), dtype=np.uint8) for _ in weights]
@@ -530,8 +543,8 @@ def test_weighted_sum_steps_compute_the_weighted_sum(weights, units_only, starte
 @pytest.mark.parametrize("seed", range(5))
 def test_horner_sum_in_float32_is_as_accurate_as_a_plain_sum(seed):
     """Magnitudes over six decades: the float32 error stays within a few ulps of sum |w v|."""
-    from convcli.engine import _run_sum_steps
-    from convcli.plan import horner_sum_steps
+    from convcli.engine.sumsteps import horner_sum_steps
+    from convcli.engine.sumsteps import run_sum_steps as _run_sum_steps
 
     r = np.random.default_rng(seed)
     weights = (r.choice([-1, 1], size=12) * 10.0 ** r.uniform(-6, 0, size=12)).tolist()
@@ -544,7 +557,7 @@ def test_horner_sum_in_float32_is_as_accurate_as_a_plain_sum(seed):
 
 
 def test_horner_steps_scale_by_ratios_of_at_most_one():
-    from convcli.plan import horner_sum_steps
+    from convcli.engine.sumsteps import horner_sum_steps
 
     steps = horner_sum_steps([0.1, -2.0, 0.1, 0.7, -0.7, 3.0])
     scales = [wt for kind, wt, _ in steps if kind == "scale"]
@@ -553,7 +566,7 @@ def test_horner_steps_scale_by_ratios_of_at_most_one():
 
 
 def test_best_sum_steps_pick_products_for_sharpen_and_horner_for_a_gaussian_row():
-    from convcli.plan import best_sum_steps, step_traffic
+    from convcli.engine.sumsteps import best_sum_steps, step_traffic
 
     sharpen = best_sum_steps([-1.0, -1.0, 5.0, -1.0, -1.0])
     assert "scale" not in [kind for kind, _, _ in sharpen]
@@ -566,8 +579,8 @@ def test_best_sum_steps_pick_products_for_sharpen_and_horner_for_a_gaussian_row(
 
 
 def test_horizontal_steps_keep_the_product_and_drop_empty_components(rng):
-    from convcli.engine import _run_sum_steps
-    from convcli.plan import horizontal_steps
+    from convcli.engine.analysis import horizontal_steps
+    from convcli.engine.sumsteps import run_sum_steps as _run_sum_steps
 
     g = np.array([1.0, 4.0, 6.0, 4.0, 1.0])
     u = np.stack([g, rng.normal(size=5), np.zeros(5)], axis=1)
@@ -588,7 +601,8 @@ def test_svd_factors_of_a_symmetric_gaussian_pair_their_mirrored_taps():
     The SVD leaves mirrored taps a few ulps apart; without snapping them equal
     each would need its own scaling (15 passes instead of 12).
     """
-    from convcli.plan import horizontal_steps, low_rank, step_passes
+    from convcli.engine.analysis import horizontal_steps, low_rank
+    from convcli.engine.sumsteps import step_passes
 
     rank, u, v = low_rank(gaussian(9, 2.0), 1e-14)
     assert rank == 1
@@ -599,7 +613,7 @@ def test_svd_factors_of_a_symmetric_gaussian_pair_their_mirrored_taps():
 
 
 def test_unit_scaled_factors_keep_the_product_and_make_unit_weights(rng):
-    from convcli.plan import unit_scaled
+    from convcli.engine.analysis import unit_scaled
 
     u = rng.normal(size=(5, 2))
     v = np.array([[-0.3, 0.0, 0.3, 0.7, 0.3], [2.0, 2.0, 5.0, 0.0, 0.0]])
@@ -611,12 +625,12 @@ def test_unit_scaled_factors_keep_the_product_and_make_unit_weights(rng):
 
 def test_large_kernels_get_the_direct_traffic_estimated_not_planned(monkeypatch):
     """Planning is Python-speed: past DIRECT_PLAN_TAPS taps no step list is built."""
-    import convcli.plan
+    import convcli.engine.analysis
 
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("steps planned for a huge kernel")
 
-    monkeypatch.setattr(convcli.plan, "best_sum_steps", refuse)
+    monkeypatch.setattr(convcli.engine.analysis, "best_sum_steps", refuse)
     w = np.random.default_rng(0).normal(size=(21, 21))  # 441 taps
-    assert convcli.plan.direct_traffic(w) == 5 * 441
+    assert convcli.engine.analysis.direct_traffic(w) == 5 * 441
     assert make_plan(UHD, w).method in ("gemm", "fft")
