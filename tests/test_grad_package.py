@@ -81,13 +81,13 @@ def test_importing_the_package_loads_no_pillow_typer_or_rich():
 
 def test_the_strip_size_is_read_from_config_at_call_time(monkeypatch, rng):
     jobs_seen: list[int] = []
-    real = convcli.grad.backward._run_parallel
+    real = convcli.grad.backward.run_jobs
 
     def spy(fn, jobs, n):
         jobs_seen.append(len(jobs))
         return real(fn, jobs, n)
 
-    monkeypatch.setattr(convcli.grad.backward, "_run_parallel", spy)
+    monkeypatch.setattr(convcli.grad.backward, "run_jobs", spy)
     x, w, g = rng.uniform(size=(10, 6, 2)), rng.normal(size=(3, 3)), rng.normal(size=(10, 6, 2))
     want = kernel_grad(x, w, g)
     assert jobs_seen == [1]

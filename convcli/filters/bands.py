@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -12,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli import config
+from convcli.engine.parallel import iter_jobs
 from convcli.filters.chain import filter_array
 from convcli.filters.options import FilterOptions
 from convcli.filters.values import map_values
@@ -146,15 +145,6 @@ def _run_rest(
     threads: int,
 ) -> None:
     """Run and store the bands starting at ``starts``, in order, ``threads`` at a time."""
-    if threads <= 1:
-        for r0 in starts:
-            store(r0, run_band(r0))
-        return
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        # at most `threads` bands in flight beside the one being stored: bounded memory
-        pending = deque(pool.submit(run_band, r0) for r0 in starts[:threads])
-        for i, r0 in enumerate(starts):
-            part = pending.popleft().result()
-            if i + threads < len(starts):
-                pending.append(pool.submit(run_band, starts[i + threads]))
-            store(r0, part)
+    # at most `threads` bands in flight beside the one being stored: bounded memory
+    for r0, part in zip(starts, iter_jobs(run_band, starts, threads), strict=True):
+        store(r0, part)

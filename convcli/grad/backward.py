@@ -40,20 +40,16 @@ orientation of the kernel as given.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
-
 import numpy as np
 
 from convcli import config
 from convcli.array_types import F64Array, FloatArray
 from convcli.borders import fold_padding
-from convcli.engine import default_threads, nonzero_taps
+from convcli.config import default_threads
+from convcli.engine.direct import nonzero_taps
+from convcli.engine.parallel import run_jobs
 from convcli.grad.problem import _Problem
 from convcli.shapes import Geometry
-
-_T = TypeVar("_T")
 
 
 def _strips(geom: Geometry, channels: int, itemsize: int) -> list[tuple[int, int]]:
@@ -62,17 +58,6 @@ def _strips(geom: Geometry, channels: int, itemsize: int) -> list[tuple[int, int
     per_row = max(1, ow * channels * itemsize)
     rows = max(1, min(oh, config.GRAD_STRIP_BYTES // per_row))
     return [(r, min(r + rows, oh)) for r in range(0, oh, rows)]
-
-
-def _run_parallel(
-    fn: Callable[[tuple[int, int]], _T], jobs: list[tuple[int, int]], n: int
-) -> list[_T]:
-    """``[fn(j) for j in jobs]``, on ``n`` threads when there is more than one job."""
-    n = min(n, len(jobs))
-    if n <= 1:
-        return [fn(j) for j in jobs]
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(fn, jobs))
 
 
 # -- the two gradients, on a resolved problem ----------------------------------------
@@ -124,7 +109,7 @@ def _kernel_grad_padded(prob: _Problem, g: FloatArray) -> F64Array:
         return part
 
     strips = _strips(geom, max(c, o), dt.itemsize)
-    parts = _run_parallel(run_strip, strips, prob.threads or default_threads())
+    parts = run_jobs(run_strip, strips, prob.threads or default_threads())
     total = parts[0].copy()
     for part in parts[1:]:
         total += part
@@ -169,7 +154,7 @@ def _input_grad_padded(prob: _Problem, g: FloatArray) -> FloatArray:
     while any(spans[i][1] > spans[i + m][0] for i in range(len(spans) - m)):
         m += 1
     for wave in range(m):
-        _run_parallel(run_strip, strips[wave::m], n_threads)
+        run_jobs(run_strip, strips[wave::m], n_threads)
     hw = (prob.x_shape[0], prob.x_shape[1])
     return fold_padding(gp, hw, geom.pad_rows, geom.pad_cols, border=prob.opts.border)
 

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from typing import BinaryIO
 
 import numpy as np
 
 from convcli import config
+from convcli.engine.parallel import iter_jobs
 
 __all__ = ["DEFAULT_COMPRESS_LEVEL", "RLE_ENOUGH", "adler32_combine", "write_png"]
 
@@ -192,7 +191,7 @@ def _idat_payloads(array: np.ndarray, level: int, threads: int) -> Iterator[byte
     flg += (31 - (cmf * 256 + flg) % 31) % 31
     checksum = 1
     first = True
-    for body, adler, length in _in_order(run, len(starts), threads):
+    for body, adler, length in iter_jobs(run, range(len(starts)), threads, ahead=2 * threads):
         checksum = adler32_combine(checksum, adler, length)
         if first:
             body = bytes((cmf, flg)) + body
@@ -245,21 +244,3 @@ def _filter_rows(rows: np.ndarray, above: np.ndarray | None, bpp: int, level: in
     out[:, 0] = choice
     out[:, 1:] = candidates[choice, np.arange(n)]
     return out.tobytes()
-
-
-def _in_order(
-    run: Callable[[int], tuple[bytes, int, int]], count: int, threads: int
-) -> Iterator[tuple[bytes, int, int]]:
-    """``run(i)`` for i in 0..count-1, up to ``threads`` at once, yielded in order."""
-    if threads <= 1 or count == 1:
-        for index in range(count):
-            yield run(index)
-        return
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        pending: deque[Future[tuple[bytes, int, int]]] = deque()
-        submitted = 0
-        while submitted < count or pending:
-            while submitted < count and len(pending) < 2 * threads:
-                pending.append(pool.submit(run, submitted))
-                submitted += 1
-            yield pending.popleft().result()
