@@ -64,3 +64,30 @@ def test_geometry_output_size_is_the_formula():
             (n + 2 * p - d * (k - 1) - 1) // s + 1,
             (n + 1 + 2 * p - d * (k - 1) - 1) // s + 1,
         )
+
+
+@pytest.mark.parametrize("border", ["reflect", "mirror", "nearest", "wrap", "constant"])
+def test_correlate_with_options_flipped_is_scipy_convolve(border):
+    import scipy.ndimage as ndi
+
+    from convcli.engine import correlate_with
+
+    r = np.random.default_rng(5)
+    x = r.normal(size=(9, 11))
+    w = r.normal(size=(4, 3))  # even height: the flipped anchor matters
+    got = correlate_with(x, w, ConvOptions(border=border, cval=0.5, flip=True), dtype=np.float64)
+    want = ndi.convolve(x, w, mode=border, cval=0.5)
+    np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+def test_correlate_with_stride_and_dilation_is_the_naive_loop():
+    from convcli.engine import correlate_with
+    from tests.helpers import naive_correlate
+
+    r = np.random.default_rng(6)
+    x = r.normal(size=(13, 10, 2))
+    w = r.normal(size=(3, 3))
+    opts = ConvOptions(padding=(2, 1), border="wrap", stride=(2, 3), dilation=(1, 2))
+    got = correlate_with(x, w, opts, dtype=np.float64)
+    want = naive_correlate(x, w, ((2, 2), (1, 1)), (2, 3), (1, 2), "wrap", 0.0)
+    np.testing.assert_allclose(got, want, atol=1e-12)

@@ -28,6 +28,8 @@ Public here (everything else in the package is internal):
 - :func:`correlate`, :func:`convolve`: filter an image.
 - :func:`make_plan`, :class:`Plan`, :data:`METHODS`, :func:`plan_correlation`:
   the method that would run, and why.
+- :func:`correlate_with`: the same, with the geometry options as one
+  :class:`~convcli.conv_options.ConvOptions` (how filters and gradients call it).
 - :func:`correlate_padded`: correlate an image padded beforehand (the
   gradient code's forward pass).
 - :func:`check_image`, :func:`check_kernel`, :func:`result_dtype`,
@@ -47,7 +49,7 @@ Examples
 from __future__ import annotations
 
 from convcli.config import default_threads
-from convcli.engine.api import convolve, correlate, correlate_padded, make_plan
+from convcli.engine.api import convolve, correlate, correlate_padded, correlate_with, make_plan
 from convcli.engine.direct import nonzero_taps
 from convcli.engine.inputs import check_image, check_kernel, flip_kernel, result_dtype
 from convcli.engine.parallel import iter_jobs, run_jobs, strip_rows
@@ -61,6 +63,7 @@ __all__ = [
     "convolve",
     "correlate",
     "correlate_padded",
+    "correlate_with",
     "default_threads",
     "flip_kernel",
     "iter_jobs",

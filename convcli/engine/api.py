@@ -199,20 +199,25 @@ def correlate(
     opts = ConvOptions(
         padding=padding, border=border, cval=cval, stride=stride, dilation=dilation, anchor=anchor
     )
-    return _correlate(x, w, opts, dtype=dtype, threads=threads, method=method, rows=rows)
+    return correlate_with(x, w, opts, dtype=dtype, threads=threads, method=method, rows=rows)
 
 
-def _correlate(
+def correlate_with(
     x: npt.ArrayLike,
     w: npt.ArrayLike,
     opts: ConvOptions,
     *,
-    dtype: npt.DTypeLike | None,
-    threads: int | None,
-    method: str | None,
-    rows: tuple[int, int] | None,
+    dtype: npt.DTypeLike | None = None,
+    threads: int | None = None,
+    method: str | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> FloatArray:
-    """:func:`correlate`, or :func:`convolve` when ``opts.flip``, on checked options."""
+    """:func:`correlate`, or :func:`convolve` when ``opts.flip``, given one :class:`ConvOptions`.
+
+    The entry point of the layers above the engine (filters, gradients), which
+    carry the geometry options as one value; ``dtype``, ``threads``,
+    ``method`` and ``rows`` are as for :func:`correlate`.
+    """
     img = check_image(x)
     k = check_kernel(w)
     if opts.flip:
@@ -307,4 +312,4 @@ def convolve(
         anchor=anchor,
         flip=True,
     )
-    return _correlate(x, w, opts, dtype=dtype, threads=threads, method=method, rows=rows)
+    return correlate_with(x, w, opts, dtype=dtype, threads=threads, method=method, rows=rows)

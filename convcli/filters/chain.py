@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.array_types import F64Array, FloatArray
-from convcli.engine import correlate
+from convcli.engine import correlate_with
 from convcli.errors import OptionError, RangeError
 from convcli.filters.options import ALPHA_MODES, FilterOptions
 from convcli.shapes import Pair
@@ -81,18 +81,8 @@ def _correlate(
     rows: tuple[int, int] | None,
 ) -> FloatArray:
     """The one call into the engine: correlate ``x`` with ``w`` under ``conv``."""
-    return correlate(
-        x,
-        w,
-        padding=conv.padding,
-        border=conv.border,
-        cval=conv.cval,
-        stride=conv.stride,
-        dilation=conv.dilation,
-        dtype=dtype,
-        anchor=anchor,
-        threads=threads,
-        rows=rows,
+    return correlate_with(
+        x, w, conv.replace(anchor=anchor), dtype=dtype, threads=threads, rows=rows
     )
 
 
