@@ -1,6 +1,6 @@
 """convcli: filter images with convolution kernels, explain shapes, compute gradients.
 
-The public API (SPEC section 9) is re-exported here and loaded lazily, so
+The public API (the stable names Python users rely on) is re-exported here and loaded lazily, so
 ``import convcli`` (and ``convcli --help``) does not pay for NumPy until a
 function is used.  This module imports no typer, rich or Pillow.
 

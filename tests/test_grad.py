@@ -97,7 +97,7 @@ def upstream(case):
 
 
 def explicit_pads(padding, kh, kw, dilation, flip):
-    """Padding amounts written from the SPEC (independent of convcli.shapes)."""
+    """Padding amounts written from the convolution rule (independent of convcli.shapes)."""
     dh, dw = dilation
     if padding == "same":
         (t, b), (left, right) = same_pads(kh, kw, dilation)
