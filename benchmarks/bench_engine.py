@@ -154,6 +154,15 @@ def main() -> None:
     )
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
+    cases, presets = build_cases(sizes, x32, x8, with_presets=args.presets)
+    for dtype_name, x, k, kind in cases:
+        print(run_case(dtype_name, x, k, kind, presets, rng, threads, runs, args), flush=True)
+
+
+def build_cases(
+    sizes: list[int], x32: np.ndarray, x8: np.ndarray, *, with_presets: bool
+) -> tuple[list[tuple[str, np.ndarray, int, str]], dict[str, np.ndarray]]:
+    """The table's rows: (input type, image, kernel size, kernel kind) and the preset weights."""
     cases: list[tuple[str, np.ndarray, int, str]] = []
     for k in sizes:
         for kind in ("random", "gaussian"):
@@ -163,7 +172,7 @@ def main() -> None:
             cases.append(("uint8", x8, k, kind))
 
     presets: dict[str, np.ndarray] = {}
-    if args.presets:
+    if with_presets:
         from convcli.kernelspec import list_kernels, load_kernel
 
         for info in list_kernels():
@@ -172,44 +181,57 @@ def main() -> None:
                 presets[info.name] = weights
                 cases.append(("float32", x32, weights.shape[0], info.name))
 
-    for dtype_name, x, k, kind in cases:
-        g = gaussian_1d(k)
-        if kind in presets:
-            w = presets[kind]
-        else:
-            w = np.outer(g, g) if kind == "gaussian" else rng.normal(size=(k, k)) / k
-        plan = make_plan(x.shape, w, threads=threads)
-        fns: dict[str, Callable[[], Any]] = {"convcli": partial(correlate, x, w, threads=threads)}
-        if not args.no_scipy:
-            w3 = w.astype(np.float32)[:, :, None]
-            fns["scipy"] = partial(ndi.correlate, x, w3, output=np.float32, mode="reflect")
-        if cv2 is not None:
-            fns["filter2D"] = partial(
-                cv2.filter2D, x, cv2.CV_32F, w.astype(np.float32), borderType=cv2.BORDER_REFLECT
-            )
-            if kind == "gaussian":
-                g32 = g.astype(np.float32)
-                fns["sepFilter2D"] = partial(
-                    cv2.sepFilter2D, x, cv2.CV_32F, g32, g32, borderType=cv2.BORDER_REFLECT
-                )
-        times, results = interleaved_ms(fns, runs, args.slow)
-        err = None
-        if "scipy" in results:
-            scale = float(np.abs(w).sum() * np.abs(x).max())
-            err = float(np.abs(results["convcli"] - results["scipy"]).max()) / scale
-        med = {name: statistics.median(t) for name, t in times.items()}
-        t_cc, t_sp = med["convcli"], med.get("scipy")
-        t_f2d, t_sep = med.get("filter2D"), med.get("sepFilter2D")
-        r_sp = median_ratio(times.get("scipy"), times["convcli"])
-        r_f2d = median_ratio(times["convcli"], times.get("filter2D"))
-        r_sep = median_ratio(times["convcli"], times.get("sepFilter2D"))
-        method = plan.method + (f" r{plan.rank}" if plan.method == "separable" else "")
-        print(
-            f"| {dtype_name} | {k}x{k} {kind} | {method} | {fmt(t_cc)} | {fmt(t_sp)} |"
-            f" {fmt(t_f2d)} | {fmt(t_sep)} | {ratio(r_sp)} | {ratio(r_f2d)} |"
-            f" {ratio(r_sep)} | {'-' if err is None else f'{err:.1e}'} |",
-            flush=True,
+    return cases, presets
+
+
+def run_case(
+    dtype_name: str,
+    x: np.ndarray,
+    k: int,
+    kind: str,
+    presets: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    threads: int,
+    runs: int,
+    args: argparse.Namespace,
+) -> str:
+    """Time one row (the contenders taking turns) and format it."""
+    g = gaussian_1d(k)
+    if kind in presets:
+        w = presets[kind]
+    else:
+        w = np.outer(g, g) if kind == "gaussian" else rng.normal(size=(k, k)) / k
+    plan = make_plan(x.shape, w, threads=threads)
+    fns: dict[str, Callable[[], Any]] = {"convcli": partial(correlate, x, w, threads=threads)}
+    if not args.no_scipy:
+        w3 = w.astype(np.float32)[:, :, None]
+        fns["scipy"] = partial(ndi.correlate, x, w3, output=np.float32, mode="reflect")
+    if cv2 is not None:
+        fns["filter2D"] = partial(
+            cv2.filter2D, x, cv2.CV_32F, w.astype(np.float32), borderType=cv2.BORDER_REFLECT
         )
+        if kind == "gaussian":
+            g32 = g.astype(np.float32)
+            fns["sepFilter2D"] = partial(
+                cv2.sepFilter2D, x, cv2.CV_32F, g32, g32, borderType=cv2.BORDER_REFLECT
+            )
+    times, results = interleaved_ms(fns, runs, args.slow)
+    err = None
+    if "scipy" in results:
+        scale = float(np.abs(w).sum() * np.abs(x).max())
+        err = float(np.abs(results["convcli"] - results["scipy"]).max()) / scale
+    med = {name: statistics.median(t) for name, t in times.items()}
+    t_cc, t_sp = med["convcli"], med.get("scipy")
+    t_f2d, t_sep = med.get("filter2D"), med.get("sepFilter2D")
+    r_sp = median_ratio(times.get("scipy"), times["convcli"])
+    r_f2d = median_ratio(times["convcli"], times.get("filter2D"))
+    r_sep = median_ratio(times["convcli"], times.get("sepFilter2D"))
+    method = plan.method + (f" r{plan.rank}" if plan.method == "separable" else "")
+    return (
+        f"| {dtype_name} | {k}x{k} {kind} | {method} | {fmt(t_cc)} | {fmt(t_sp)} |"
+        f" {fmt(t_f2d)} | {fmt(t_sep)} | {ratio(r_sp)} | {ratio(r_f2d)} |"
+        f" {ratio(r_sep)} | {'-' if err is None else f'{err:.1e}'} |"
+    )
 
 
 if __name__ == "__main__":
