@@ -2,8 +2,8 @@
 
 The library never prints; it raises one of these with a message a user can
 act on.  The CLI maps :class:`UsageError` subclasses to exit code 2 (bad
-input) and every other :class:`ConvCliError` to exit code 1 (failure while
-working).
+input), :class:`Interrupted` to 130 (the shell's code for Ctrl-C) and every
+other :class:`ConvCliError` to exit code 1 (failure while working).
 """
 
 from __future__ import annotations
@@ -47,3 +47,9 @@ class ImageError(ConvCliError):
 
 class ImageTooLargeError(ImageError):
     """An image has more pixels than the configured limit."""
+
+
+class Interrupted(ConvCliError):
+    """Ctrl-C (SIGINT) stopped the command (exit code 130)."""
+
+    exit_code = 130

@@ -2,15 +2,17 @@
 
 Built on the integer arithmetic of :mod:`convcli.shapes`; this is what the
 ``shape`` command reports, and :func:`output_shape` is the public
-``convcli.output_shape``.
+``convcli.output_shape``.  :func:`chain_layers` and :func:`chain_kernels`
+follow a stack of layers, carrying the receptive field from one to the next.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from convcli.errors import OptionError, ShapeError
+from convcli.parsing import split_ints
 from convcli.shapes import (
     PaddingSpec,
     Pair,
@@ -153,10 +155,9 @@ def parse_size(text: str) -> Pair | None:
     >>> parse_size("3"), parse_size("5x3"), parse_size("sobel-x")
     ((3, 3), (5, 3), None)
     """
-    parts = text.strip().lower().split("x")
-    if not 1 <= len(parts) <= 2 or not all(p.isdigit() for p in parts):
+    values = split_ints(text.strip(), separators="x", digits_only=True)
+    if values is None:
         return None
-    values = [int(p) for p in parts]
     if min(values) < 1:
         msg = f"kernel size must be positive; got {text!r}"
         raise OptionError(msg)
@@ -235,6 +236,82 @@ def parse_layer(text: str, *, default_padding: PaddingSpec = "same") -> LayerSpe
         out_channels=out_channels,
         depthwise=fields.get("dw", "0") in ("1", "true", "yes"),
     )
+
+
+def chain_layers(
+    input_shape: tuple[int, int, int], layers: Iterable[LayerSpec]
+) -> list[LayerShape]:
+    """Follow ``--layer`` specs from an ``(H, W, C)`` input, each on the last one's output.
+
+    The receptive field and jump of each layer are relative to the input image.
+    ``layers`` is read one spec at a time (a generator may parse as it goes).
+
+    Examples
+    --------
+    >>> specs = [parse_layer("k=7,s=2,p=3,c=64"), parse_layer("k=3,s=2,p=1")]
+    >>> first, second = chain_layers((224, 224, 3), specs)
+    >>> second.input_shape, second.output_shape, second.receptive_field
+    ((112, 112, 64), (56, 56, 64), (11, 11))
+    """
+    chain: list[LayerShape] = []
+    for spec in layers:
+        shape, rf, jump = _next_input(chain, input_shape)
+        lay = layer_shape(
+            shape,
+            spec.kernel_shape(shape[2]),
+            padding=spec.padding,
+            stride=spec.stride,
+            dilation=spec.dilation,
+            receptive_field=rf,
+            jump=jump,
+        )
+        chain.append(lay)
+    return chain
+
+
+def chain_kernels(
+    input_shape: tuple[int, int, int],
+    kernels: Iterable[tuple[Sequence[int], Pair | None]],
+    *,
+    padding: PaddingSpec = "same",
+    stride: int | Sequence[int] = 1,
+    dilation: int | Sequence[int] = 1,
+) -> list[LayerShape]:
+    """Follow a chain of kernels (each a ``(kernel_shape, anchor or None)``) with one geometry.
+
+    This is ``filter -k A -k B ...`` seen as layers: every kernel takes the
+    same padding, stride and dilation; an anchor None is the kernel's centre.
+
+    Examples
+    --------
+    >>> [lay.output_shape for lay in chain_kernels((9, 9, 3), [((3, 3), None)] * 2, stride=2)]
+    [(5, 5, 3), (3, 3, 3)]
+    """
+    chain: list[LayerShape] = []
+    for kernel_shape, anchor in kernels:
+        shape, rf, jump = _next_input(chain, input_shape)
+        lay = layer_shape(
+            shape,
+            kernel_shape,
+            padding=padding,
+            stride=stride,
+            dilation=dilation,
+            anchor=anchor,
+            receptive_field=rf,
+            jump=jump,
+        )
+        chain.append(lay)
+    return chain
+
+
+def _next_input(
+    chain: list[LayerShape], input_shape: tuple[int, int, int]
+) -> tuple[tuple[int, int, int], Pair, Pair]:
+    """Input shape, receptive field and jump of the layer that follows ``chain``."""
+    if not chain:
+        return input_shape, (1, 1), (1, 1)
+    last = chain[-1]
+    return last.output_shape, last.receptive_field, last.jump
 
 
 def formula_text(layer: LayerShape, axis: int) -> str:

@@ -119,9 +119,6 @@ def test_stdlib_only_modules_import_no_numpy():
     assert offenders == {}
 
 
-@pytest.mark.xfail(
-    reason="restructure in progress: filters, engine and cli not yet split", strict=True
-)
 def test_modules_and_functions_stay_small():
     long_modules = {}
     long_functions = {}

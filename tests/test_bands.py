@@ -116,13 +116,13 @@ def test_filter_image_reports_progress_per_band(monkeypatch, tmp_path):
 
 
 def test_single_image_bar_appears_only_after_the_delay(monkeypatch):
-    from convcli.cli import filter_cmd
-    from convcli.cli.common import err_console
+    from convcli.cli.output import err_console
+    from convcli.cli.progress import SlowWorkBar
 
-    bar = filter_cmd._SlowWorkBar(err_console())
+    bar = SlowWorkBar(err_console())
     bar("filtering", 0.5)
     assert bar.bar is None  # quick work: no bar
-    monkeypatch.setattr(filter_cmd._SlowWorkBar, "DELAY_S", 0.0)
+    monkeypatch.setattr(SlowWorkBar, "DELAY_S", 0.0)
     bar("filtering", 0.5)
     assert bar.bar is not None
     bar.close()

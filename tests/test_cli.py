@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,15 +13,8 @@ import pytest
 import scipy.ndimage as ndi
 from PIL import Image
 
-from convcli.cli import run
-
 REPO = Path(__file__).resolve().parent.parent
 SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], float)
-
-
-@pytest.fixture(autouse=True)
-def _wide_terminal(monkeypatch):
-    monkeypatch.setenv("COLUMNS", "200")
 
 
 @pytest.fixture
@@ -39,12 +31,6 @@ def gray_png(tmp_path, rng):
     path = tmp_path / "gray.png"
     Image.fromarray(pixels).save(path)
     return path, pixels
-
-
-def cli(capsys, *args):
-    code = run([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_clean_error(code, err, expected_code, *tokens):
@@ -65,9 +51,9 @@ def per_channel(x, w, mode="reflect"):
 # -- filter ----------------------------------------------------------------------
 
 
-def test_filter_png_matches_scipy(capsys, tmp_path, rgb_png):
+def test_filter_png_matches_scipy(run_cli, tmp_path, rgb_png):
     src, pixels = rgb_png
-    code, out, err = cli(capsys, "filter", src, "-k", "sharpen", "-o", tmp_path / "o.png")
+    code, out, err = run_cli("filter", src, "-k", "sharpen", "-o", tmp_path / "o.png")
     assert code == 0, err
     assert out == ""
     assert "24x32x3 -> 24x32x3" in err
@@ -76,10 +62,10 @@ def test_filter_png_matches_scipy(capsys, tmp_path, rgb_png):
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "o.png")), want)
 
 
-def test_filter_npy_raw_values_and_json(capsys, tmp_path, rgb_png):
+def test_filter_npy_raw_values_and_json(run_cli, tmp_path, rgb_png):
     src, pixels = rgb_png
     dst = tmp_path / "o.npy"
-    code, out, _ = cli(capsys, "filter", src, "-k", "sobel-x", "-o", dst, "--json", "-q")
+    code, out, _ = run_cli("filter", src, "-k", "sobel-x", "-o", dst, "--json", "-q")
     assert code == 0
     doc = json.loads(out)
     (res,) = doc["results"]
@@ -105,7 +91,7 @@ def test_filter_npy_raw_values_and_json(capsys, tmp_path, rgb_png):
     ],
     ids=["constant-cval", "wrap", "stride", "valid", "convolve", "scale-offset", "float64"],
 )
-def test_filter_options(capsys, tmp_path, rgb_png, args, check):
+def test_filter_options(run_cli, tmp_path, rgb_png, args, check):
     src, pixels = rgb_png
     if args[:2] == ["--border", "constant"]:
         want = np.stack(
@@ -117,15 +103,14 @@ def test_filter_options(capsys, tmp_path, rgb_png, args, check):
         )
     else:
         want = check(pixels)
-    code, _, err = cli(capsys, "filter", src, "-k", "sobel-x", "-o", tmp_path / "o.npy", *args)
+    code, _, err = run_cli("filter", src, "-k", "sobel-x", "-o", tmp_path / "o.npy", *args)
     assert code == 0, err
     np.testing.assert_allclose(np.load(tmp_path / "o.npy"), want, atol=1e-3)
 
 
-def test_filter_chain_and_abs_rescale(capsys, tmp_path, gray_png):
+def test_filter_chain_and_abs_rescale(run_cli, tmp_path, gray_png):
     src, pixels = gray_png
-    code, _, err = cli(
-        capsys,
+    code, _, err = run_cli(
         "filter",
         src,
         "-k",
@@ -151,10 +136,9 @@ def test_filter_chain_and_abs_rescale(capsys, tmp_path, gray_png):
     np.testing.assert_allclose(got, want, atol=1)
 
 
-def test_filter_batch_outdir_suffix_format(capsys, tmp_path, rgb_png, gray_png):
+def test_filter_batch_outdir_suffix_format(run_cli, tmp_path, rgb_png, gray_png):
     out_dir = tmp_path / "out"
-    code, out, err = cli(
-        capsys,
+    code, out, err = run_cli(
         "filter",
         rgb_png[0],
         gray_png[0],
@@ -173,18 +157,16 @@ def test_filter_batch_outdir_suffix_format(capsys, tmp_path, rgb_png, gray_png):
     assert [r["ok"] for r in json.loads(out)["results"]] == [True, True]
 
 
-def test_filter_glob(capsys, tmp_path, rgb_png, gray_png):
-    code, _, err = cli(capsys, "filter", str(tmp_path / "*.png"), "-k", "box", "-d", tmp_path / "o")
+def test_filter_glob(run_cli, tmp_path, rgb_png, gray_png):
+    code, _, err = run_cli("filter", str(tmp_path / "*.png"), "-k", "box", "-d", tmp_path / "o")
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["gray.png", "in.png"]
 
 
-def test_batch_failure_reported_rest_still_run(capsys, tmp_path, rgb_png):
+def test_batch_failure_reported_rest_still_run(run_cli, tmp_path, rgb_png):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
-    code, out, err = cli(
-        capsys, "filter", bad, rgb_png[0], "-k", "box", "-d", tmp_path / "o", "--json"
-    )
+    code, out, err = run_cli("filter", bad, rgb_png[0], "-k", "box", "-d", tmp_path / "o", "--json")
     assert code == 1
     results = json.loads(out)["results"]
     assert [r["ok"] for r in results] == [False, True]
@@ -194,18 +176,18 @@ def test_batch_failure_reported_rest_still_run(capsys, tmp_path, rgb_png):
     assert not (tmp_path / "o" / "bad.png").exists()
 
 
-def test_output_onto_input_path(capsys, rgb_png):
+def test_output_onto_input_path(run_cli, rgb_png):
     src, pixels = rgb_png
-    code, _, err = cli(capsys, "filter", src, "-k", "box", "-o", src)
+    code, _, err = run_cli("filter", src, "-k", "box", "-o", src)
     assert code == 0, err
     got = np.asarray(Image.open(src)).astype(float)
     np.testing.assert_allclose(got, per_channel(pixels, np.ones((3, 3)) / 9), atol=0.51)
 
 
-def test_rgba_keeps_alpha(capsys, tmp_path, rng):
+def test_rgba_keeps_alpha(run_cli, tmp_path, rng):
     px = rng.integers(0, 256, size=(10, 12, 4), dtype=np.uint8)
     Image.fromarray(px, "RGBA").save(tmp_path / "a.png")
-    code, _, err = cli(capsys, "filter", tmp_path / "a.png", "-k", "box", "-o", tmp_path / "b.png")
+    code, _, err = run_cli("filter", tmp_path / "a.png", "-k", "box", "-o", tmp_path / "b.png")
     assert code == 0, err
     out = np.asarray(Image.open(tmp_path / "b.png"))
     assert out.shape == (10, 12, 4)
@@ -249,48 +231,44 @@ def test_rgba_keeps_alpha(capsys, tmp_path, rng):
         "empty-output",
     ],
 )
-def test_filter_usage_errors_exit_2(capsys, rgb_png, tmp_path, extra, tokens):
+def test_filter_usage_errors_exit_2(run_cli, rgb_png, tmp_path, extra, tokens):
     os.chdir(tmp_path)
-    code, out, err = cli(capsys, "filter", rgb_png[0], *extra)
+    code, out, err = run_cli("filter", rgb_png[0], *extra)
     assert_clean_error(code, err, 2, *tokens)
     assert out == ""
 
 
-def test_missing_input_exit_2(capsys, tmp_path):
-    code, _, err = cli(
-        capsys, "filter", tmp_path / "nope.png", "-k", "box", "-o", tmp_path / "o.png"
-    )
+def test_missing_input_exit_2(run_cli, tmp_path):
+    code, _, err = run_cli("filter", tmp_path / "nope.png", "-k", "box", "-o", tmp_path / "o.png")
     assert_clean_error(code, err, 2, "nope.png")
 
 
-def test_channel_mismatch_exit_2(capsys, tmp_path, gray_png):
-    code, _, err = cli(capsys, "filter", gray_png[0], "-k", "grayscale", "-o", tmp_path / "o.png")
+def test_channel_mismatch_exit_2(run_cli, tmp_path, gray_png):
+    code, _, err = run_cli("filter", gray_png[0], "-k", "grayscale", "-o", tmp_path / "o.png")
     assert_clean_error(code, err, 2, "3", "1")
 
 
-def test_o_with_two_inputs_exit_2(capsys, tmp_path, rgb_png, gray_png):
-    code, _, err = cli(
-        capsys, "filter", rgb_png[0], gray_png[0], "-k", "box", "-o", tmp_path / "o.png"
-    )
+def test_o_with_two_inputs_exit_2(run_cli, tmp_path, rgb_png, gray_png):
+    code, _, err = run_cli("filter", rgb_png[0], gray_png[0], "-k", "box", "-o", tmp_path / "o.png")
     assert_clean_error(code, err, 2, "-o")
 
 
-def test_corrupt_image_exit_1_and_no_output(capsys, tmp_path):
+def test_corrupt_image_exit_1_and_no_output(run_cli, tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(200)))
-    code, _, err = cli(capsys, "filter", bad, "-k", "box", "-o", tmp_path / "o.png")
+    code, _, err = run_cli("filter", bad, "-k", "box", "-o", tmp_path / "o.png")
     assert_clean_error(code, err, 1, "bad.png")
     assert not (tmp_path / "o.png").exists()
 
 
-def test_missing_output_folder_exit_1(capsys, tmp_path, rgb_png):
-    code, _, err = cli(capsys, "filter", rgb_png[0], "-k", "box", "-o", tmp_path / "no" / "o.png")
+def test_missing_output_folder_exit_1(run_cli, tmp_path, rgb_png):
+    code, _, err = run_cli("filter", rgb_png[0], "-k", "box", "-o", tmp_path / "no" / "o.png")
     assert_clean_error(code, err, 1)
 
 
-def test_pixel_limit_exit_1(capsys, tmp_path, rgb_png):
-    code, _, err = cli(
-        capsys, "filter", rgb_png[0], "-k", "box", "-o", tmp_path / "o.png", "--max-pixels", "100"
+def test_pixel_limit_exit_1(run_cli, tmp_path, rgb_png):
+    code, _, err = run_cli(
+        "filter", rgb_png[0], "-k", "box", "-o", tmp_path / "o.png", "--max-pixels", "100"
     )
     assert_clean_error(code, err, 1, "100")
 
@@ -298,8 +276,8 @@ def test_pixel_limit_exit_1(capsys, tmp_path, rgb_png):
 # -- kernels ---------------------------------------------------------------------
 
 
-def test_kernels_list_json(capsys):
-    code, out, _ = cli(capsys, "kernels", "list", "--json")
+def test_kernels_list_json(run_cli):
+    code, out, _ = run_cli("kernels", "list", "--json")
     assert code == 0
     kernels = json.loads(out)["kernels"]
     assert len(kernels) >= 24
@@ -312,39 +290,38 @@ def test_kernels_list_json(capsys):
         assert set(k) >= {"name", "category", "shape", "source", "description"}
 
 
-def test_kernels_list_table_and_category(capsys):
-    code, out, _ = cli(capsys, "kernels", "list", "--category", "edge")
+def test_kernels_list_table_and_category(run_cli):
+    code, out, _ = run_cli("kernels", "list", "--category", "edge")
     assert code == 0
     assert "sobel-x" in out and "sharpen" not in out
-    code, out, _ = cli(capsys, "kernels")
+    code, out, _ = run_cli("kernels")
     assert code == 0 and "sharpen" in out
-    code, _, err = cli(capsys, "kernels", "list", "--category", "nope")
+    code, _, err = run_cli("kernels", "list", "--category", "nope")
     assert_clean_error(code, err, 2, "category")
 
 
-def test_kernels_show_json_weights_after_scale(capsys):
-    code, out, _ = cli(capsys, "kernels", "show", "gaussian-3x3", "--json")
+def test_kernels_show_json_weights_after_scale(run_cli):
+    code, out, _ = run_cli("kernels", "show", "gaussian-3x3", "--json")
     assert code == 0
     doc = json.loads(out)
     np.testing.assert_allclose(doc["weights"], np.outer([1, 2, 1], [1, 2, 1]) / 16)
     assert doc["shape"] == [3, 3]
-    code, out, _ = cli(capsys, "kernels", "show", "sobel-x", "--json", "--convolve", "--scale", "2")
+    code, out, _ = run_cli("kernels", "show", "sobel-x", "--json", "--convolve", "--scale", "2")
     np.testing.assert_allclose(json.loads(out)["weights"], -2 * SOBEL_X)
 
 
-def test_kernels_show_table_and_unknown(capsys):
-    code, out, _ = cli(capsys, "kernels", "show", "sobel-x")
+def test_kernels_show_table_and_unknown(run_cli):
+    code, out, _ = run_cli("kernels", "show", "sobel-x")
     assert code == 0 and "-2" in out
-    code, _, err = cli(capsys, "kernels", "show", "sobelx")
+    code, _, err = run_cli("kernels", "show", "sobelx")
     assert_clean_error(code, err, 2, "sobel-x")
 
 
 # -- shape -----------------------------------------------------------------------
 
 
-def test_shape_json_size_and_layers(capsys):
-    code, out, _ = cli(
-        capsys,
+def test_shape_json_size_and_layers(run_cli):
+    code, out, _ = run_cli(
         "shape",
         "224x224x3",
         "--layer",
@@ -366,15 +343,13 @@ def test_shape_json_size_and_layers(capsys):
     assert b["receptive_field"] == [11, 11]
 
 
-def test_shape_from_image_header_and_formula(capsys, rgb_png):
-    code, out, _ = cli(
-        capsys, "shape", rgb_png[0], "-k", "5", "--stride", "2", "--padding", "valid"
-    )
+def test_shape_from_image_header_and_formula(run_cli, rgb_png):
+    code, out, _ = run_cli("shape", rgb_png[0], "-k", "5", "--stride", "2", "--padding", "valid")
     assert code == 0
     # floor((24 - 4 - 1)/2) + 1 = 10 ; floor((32 - 4 - 1)/2) + 1 = 14
     assert "= 10" in out and "= 14" in out
     assert "floor((24 + 2*0 - 1*(5-1) - 1)/2) + 1" in out
-    code, out, _ = cli(capsys, "shape", rgb_png[0], "-k", "sharpen", "--json")
+    code, out, _ = run_cli("shape", rgb_png[0], "-k", "sharpen", "--json")
     (lay,) = json.loads(out)["layers"]
     assert lay["kernel_shape"] == [3, 1, 3, 3]
     assert lay["depthwise"] is True
@@ -391,8 +366,8 @@ def test_shape_from_image_header_and_formula(capsys, rgb_png):
         (["5x5x3", "--layer", "k=3,q=1"], ["q"]),
     ],
 )
-def test_shape_errors(capsys, args, tokens):
-    code, _, err = cli(capsys, "shape", *args)
+def test_shape_errors(run_cli, args, tokens):
+    code, _, err = run_cli("shape", *args)
     assert_clean_error(code, err, 2, *tokens)
 
 
@@ -402,17 +377,17 @@ def test_shape_errors(capsys, args, tokens):
 @pytest.mark.parametrize(
     "cmd", [[], ["filter"], ["kernels"], ["kernels", "list"], ["kernels", "show"], ["shape"]]
 )
-def test_help_has_examples(capsys, cmd):
-    code, out, _ = cli(capsys, *cmd, "--help")
+def test_help_has_examples(run_cli, cmd):
+    code, out, _ = run_cli(*cmd, "--help")
     assert code == 0
     assert "Examples:" in out
     assert "convcli" in out
 
 
-def test_version(capsys):
+def test_version(run_cli):
     import convcli
 
-    code, out, _ = cli(capsys, "--version")
+    code, out, _ = run_cli("--version")
     assert code == 0
     assert out.strip() == f"convcli {convcli.__version__}"
 
@@ -426,58 +401,38 @@ def test_import_convcli_loads_no_cli_libraries():
     assert out.stdout.strip() == "[]", out.stderr
 
 
-def _subprocess_env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return env
-
-
-def _entry_point():
-    exe = shutil.which("convcli")
-    return [exe] if exe else [sys.executable, "-m", "convcli"]
-
-
 @pytest.mark.parametrize(
     "argv", [None, [sys.executable, "-m", "convcli"]], ids=["script", "module"]
 )
-def test_entry_points_run_in_subprocess(tmp_path, rgb_png, argv):
-    cmd = argv or _entry_point()
-    ok = subprocess.run(
-        [*cmd, "filter", str(rgb_png[0]), "-k", "box", "-o", str(tmp_path / "s.png"), "--json"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=_subprocess_env(),
-    )
+def test_entry_points_run_in_subprocess(run_installed, tmp_path, rgb_png, argv):
+    ok = run_installed(
+        "filter", rgb_png[0], "-k", "box", "-o", tmp_path / "s.png", "--json", cwd=tmp_path,
+        command=argv,
+    )  # fmt: skip
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["results"][0]["ok"]
-    bad = subprocess.run(
-        [*cmd, "filter", "missing.png", "-k", "box", "-o", "x.png"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=_subprocess_env(),
+    bad = run_installed(
+        "filter", "missing.png", "-k", "box", "-o", "x.png", cwd=tmp_path, command=argv
     )
     assert bad.returncode == 2
     assert bad.stderr.startswith("Error: ")
     assert "Traceback" not in bad.stderr
 
 
-def test_kernels_show_reports_scale_applied_to_written_weights(capsys):
-    code, out, _ = cli(capsys, "kernels", "show", "box", "--json")
+def test_kernels_show_reports_scale_applied_to_written_weights(run_cli):
+    code, out, _ = run_cli("kernels", "show", "box", "--json")
     assert code == 0
     doc = json.loads(out)
     assert doc["scale"] == pytest.approx(1 / 9)
     np.testing.assert_allclose(doc["weights"], np.full((3, 3), 1 / 9))
-    code, out, _ = cli(capsys, "kernels", "show", "1,3", "--json", "--normalize", "--scale", "2")
+    code, out, _ = run_cli("kernels", "show", "1,3", "--json", "--normalize", "--scale", "2")
     doc = json.loads(out)
     assert doc["scale"] == pytest.approx(0.5)
     np.testing.assert_allclose(doc["weights"], [[0.5, 1.5]])
 
 
-def test_filter_explain_prints_the_plan_per_step(capsys, tmp_path, rgb_png):
-    code, out, err = cli(
-        capsys,
+def test_filter_explain_prints_the_plan_per_step(run_cli, tmp_path, rgb_png):
+    code, out, err = run_cli(
         "filter",
         rgb_png[0],
         "-k",
@@ -494,3 +449,55 @@ def test_filter_explain_prints_the_plan_per_step(capsys, tmp_path, rgb_png):
     assert len(plans) == 2
     assert "separable" in plans[0]  # a Gaussian has rank 1
     assert "direct" in plans[1]
+
+
+# -- shared options ------------------------------------------------------------------
+
+# Options whose help differs on purpose: `shape` applies --stride/--dilation to -k only,
+# and -k / -o are different options in different commands (one spec or a chain; an
+# image or a preset file).
+PER_COMMAND = {"--stride", "--dilation", "--kernel", "--output"}
+
+
+def _commands():
+    """Every command as Click builds it, by its path (``"kernels show"``)."""
+    import convcli.cli
+
+    def walk(cmd, path):
+        if hasattr(cmd, "commands"):  # a group
+            for name, sub in cmd.commands.items():
+                yield from walk(sub, [*path, name])
+        else:
+            yield " ".join(path), cmd
+
+    # the Typer-to-Click conversion the CLI itself runs (tests may not import typer)
+    return dict(walk(convcli.cli.get_command(convcli.cli.app), []))
+
+
+def test_an_option_has_one_help_text_in_every_command():
+    helps: dict[str, dict[str, str]] = {}
+    for path, cmd in _commands().items():
+        for param in cmd.params:
+            if param.param_type_name == "option":
+                long = max(param.opts, key=len)
+                helps.setdefault(long, {})[path] = param.help
+    shared = {opt: by_cmd for opt, by_cmd in helps.items() if len(by_cmd) > 1}
+    assert {"--border", "--padding", "--json", "--scale", "--max-pixels"} <= set(shared)
+    differing = {opt: by_cmd for opt, by_cmd in shared.items() if len(set(by_cmd.values())) > 1}
+    assert set(differing) <= PER_COMMAND, differing
+
+
+def test_commands_are_listed_in_help_order(run_cli):
+    code, out, _ = run_cli("--help")
+    assert code == 0
+    listed = [ln.split()[0] for ln in out.split("Commands:")[1].splitlines() if ln.strip()]
+    assert listed == ["filter", "grad", "fit", "shape", "kernels"]
+
+
+def test_shape_reports_the_first_failing_kernel_first(run_cli):
+    # each -k is read just before its layer: the empty first layer is the error, not the
+    # unknown name after it
+    code, _, err = run_cli("shape", "5x5", "-k", "9", "-k", "sharpn", "--padding", "valid")
+    assert_clean_error(code, err, 2, "empty")
+    code, _, err = run_cli("shape", "5x5", "-k", "sharpn", "-k", "9", "--padding", "valid")
+    assert_clean_error(code, err, 2, "sharpen")

@@ -310,8 +310,9 @@ def test_jobs_must_be_positive(capsys, tmp_path, batch):
 
 
 def test_jobs_worker_failure_is_reported_per_input(tmp_path, batch):
-    from convcli.cli.filter_cmd import _Job, _run_all
     from convcli.filters import FilterOptions
+    from convcli.runner import FilterJob as _Job
+    from convcli.runner import run_all as _run_all
 
     # A job that cannot be sent to a worker stands in for a worker that dies.
     job = _Job(kernels=[lambda: None], options=FilterOptions(), quality=None, max_pixels=None,

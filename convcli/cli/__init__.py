@@ -1,10 +1,16 @@
 """The ``convcli`` command line: a thin Typer layer over the library.
 
-Commands live in one module each; heavy libraries (NumPy, Pillow, Rich) are
-imported inside the commands so ``convcli --help`` starts fast.  Errors from
-the library (:class:`convcli.errors.ConvCliError`) become one ``Error:`` line
-on stderr and the SPEC's exit code (2 for invalid input, 1 for failures while
-working); ``--debug`` shows the traceback instead.
+Public: :data:`app` (the Typer application), :func:`run` (run on a list of
+arguments, return the exit code) and :func:`main` (the console script).
+
+Commands live in one module each (``filter_cmd``, ``grad_cmd``, ``fit_cmd``,
+``shape_cmd``, ``kernels_cmd``), registered in ``app``; shared options are in
+``options``, printing in ``output`` and progress bars in ``progress``.  Heavy
+libraries (NumPy, Pillow, Rich) are imported inside the commands so
+``convcli --help`` starts fast.  Errors from the library
+(:class:`convcli.errors.ConvCliError`) become one ``Error:`` line on stderr
+and the error's exit code (2 for invalid input, 1 for failures while working,
+130 when interrupted); ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -15,16 +21,15 @@ from collections.abc import Sequence
 from typer import Abort
 from typer.main import get_command
 
-from convcli.cli import filter_cmd, grad_cmd, kernels_cmd, shape_cmd  # noqa: F401  (registers)
 from convcli.cli.app import app
+from convcli.cli.output import error_line
 from convcli.errors import ConvCliError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]
 
 
 def _error(message: str, code: int) -> int:
-    line = " ".join(str(message).split())
-    sys.stderr.write(f"Error: {line}\n")
+    sys.stderr.write(error_line(message) + "\n")
     sys.stderr.flush()
     return code
 

@@ -1,10 +1,17 @@
-"""The Typer application objects shared by the command modules."""
+"""The Typer application: the root options and every command, in the order help lists them.
+
+The command modules define plain functions; they are registered here so
+that no command module imports another one or this module.
+"""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
 from convcli import __version__
+from convcli.cli import filter_cmd, fit_cmd, grad_cmd, kernels_cmd, shape_cmd
 
 HELP = """Filter images with convolution kernels, explain output shapes, and compute
 kernel gradients.
@@ -18,13 +25,15 @@ Examples:
   convcli shape 224x224x3 --layer k=7,s=2,p=3,c=64 --layer k=3,s=2,p=1
 """
 
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
 app = typer.Typer(
     name="convcli",
     help=HELP,
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    context_settings=CONTEXT,
     pretty_exceptions_enable=False,
 )
 
@@ -33,7 +42,7 @@ kernels_app = typer.Typer(
     epilog="Examples:\n\n  convcli kernels\n\n  convcli kernels list --category blur --json"
     "\n\n  convcli kernels show gaussian:sigma=2",
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    context_settings=CONTEXT,
 )
 app.add_typer(kernels_app, name="kernels")
 
@@ -46,11 +55,26 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-    debug: bool = typer.Option(
-        False, "--debug", help="Show Python tracebacks for errors (also accepted after a command)."
-    ),
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show Python tracebacks for errors (also accepted after a command)."
+        ),
+    ] = False,
 ) -> None:
     """Filter images with convolution kernels; explain shapes; compute gradients."""
+
+
+app.command("filter", epilog=filter_cmd.EPILOG)(filter_cmd.filter_command)
+app.command("grad", epilog=grad_cmd.EPILOG)(grad_cmd.grad_command)
+app.command("fit", epilog=fit_cmd.EPILOG)(fit_cmd.fit_command)
+app.command("shape", epilog=shape_cmd.EPILOG)(shape_cmd.shape_command)
+kernels_app.callback(invoke_without_command=True)(kernels_cmd.kernels_root)
+kernels_app.command("list", epilog=kernels_cmd.LIST_EPILOG)(kernels_cmd.list_command)
+kernels_app.command("show", epilog=kernels_cmd.SHOW_EPILOG)(kernels_cmd.show_command)

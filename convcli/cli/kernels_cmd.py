@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convcli.cli.app import kernels_app
-from convcli.cli.common import emit_json, out_console, print_weights, shape_text
+from convcli.cli.options import Convolve, Json, Normalize, Scale
+from convcli.cli.output import emit_json, out_console, print_weights, shape_text
+from convcli.parsing import one_of
 
 if TYPE_CHECKING:
     from convcli.presets import PresetInfo
@@ -28,6 +29,17 @@ SHOW_EPILOG = """Examples:
   convcli kernels show box:3 --scale 2 --convolve
 """
 
+Category = Annotated[
+    str | None,
+    typer.Option(
+        "--category",
+        "-c",
+        metavar="CAT",
+        help="Only this category: blur, edge, sharpen, emboss, color, other.",
+    ),
+]
+KernelSpec = Annotated[str, typer.Argument(help="Preset name, inline matrix or kernel file.")]
+
 
 def preset_summary(p: PresetInfo) -> dict[str, Any]:
     """The ``kernels list`` JSON entry of one preset."""
@@ -41,37 +53,20 @@ def preset_summary(p: PresetInfo) -> dict[str, Any]:
     }
 
 
-@kernels_app.callback(invoke_without_command=True)
 def kernels_root(ctx: typer.Context) -> None:
     """List the preset kernels (the default) or show one."""
     if ctx.invoked_subcommand is None:
         list_command(category=None, json_output=False)
 
 
-@kernels_app.command("list", epilog=LIST_EPILOG)
-def list_command(
-    category: str | None = typer.Option(
-        None,
-        "--category",
-        "-c",
-        metavar="CAT",
-        help="Only this category: blur, edge, sharpen, emboss, color, other.",
-    ),
-    json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
-) -> None:
+def list_command(category: Category = None, json_output: Json = False) -> None:
     """List preset kernels: name, category, shape, sum, source, description."""
-    from convcli.errors import OptionError
-
     # preset metadata without NumPy (convcli.kernelspec would import it): keeps the listing fast
     from convcli.presets import list_presets
 
     presets = list_presets()
     if category is not None:
-        wanted = category.strip().lower()
-        known = sorted({p.category for p in presets})
-        if wanted not in known:
-            msg = f"`--category` must be one of {', '.join(known)}; got {category!r}"
-            raise OptionError(msg)
+        wanted = one_of(category, sorted({p.category for p in presets}), "--category")
         presets = [p for p in presets if p.category == wanted]
     entries = [preset_summary(p) for p in presets]
     if json_output:
@@ -95,15 +90,12 @@ def list_command(
     out_console().print(table)
 
 
-@kernels_app.command("show", epilog=SHOW_EPILOG)
 def show_command(
-    kernel: str = typer.Argument(..., help="Preset name, inline matrix or kernel file."),
-    scale: float = typer.Option(1.0, "--scale", metavar="S", help="Multiply the kernel by this."),
-    normalize: bool = typer.Option(False, "--normalize", help="Divide the kernel by its sum."),
-    convolve: bool = typer.Option(
-        False, "--convolve", help="Show it flipped, as --convolve applies it."
-    ),
-    json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+    kernel: KernelSpec,
+    scale: Scale = 1.0,
+    normalize: Normalize = False,
+    convolve: Convolve = False,
+    json_output: Json = False,
 ) -> None:
     """Show a kernel exactly as it will be applied (after --scale/--normalize/--convolve)."""
     from convcli.kernelspec import load_kernel

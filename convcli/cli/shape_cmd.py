@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convcli.cli.app import app
-from convcli.cli.common import emit_json, out_console, parse_pair, shape_text
+from convcli.cli.options import Json, KernelDilation, KernelStride, Padding, parse_pair
+from convcli.cli.output import emit_json, out_console, shape_text
 from convcli.errors import InputNotFoundError, OptionError
 
 if TYPE_CHECKING:
     from convcli.layers import LayerShape
+    from convcli.shapes import Pair
 
 EPILOG = """Examples:
 
@@ -25,6 +26,28 @@ EPILOG = """Examples:
 """
 
 SIZE_RE = re.compile(r"^\s*(\d+)x(\d+)(?:x(\d+))?\s*$", re.IGNORECASE)
+
+ShapeTarget = Annotated[
+    str,
+    typer.Argument(metavar="TARGET", help="Image file (size read from its header), HxW or HxWxC."),
+]
+KernelSizes = Annotated[
+    list[str],
+    typer.Option(
+        "-k",
+        "--kernel",
+        metavar="KERNEL",
+        help="Kernel size K, KxK, KHxKW, or any kernel spec. Repeat to chain.",
+    ),
+]
+Layers = Annotated[
+    list[str],
+    typer.Option(
+        "--layer",
+        metavar="SPEC",
+        help="Layer k=3,s=2,p=1,d=1,c=64 (repeat to chain; dw=1 for depthwise).",
+    ),
+]
 
 
 def input_shape_of(target: str) -> tuple[int, int, int]:
@@ -44,8 +67,21 @@ def input_shape_of(target: str) -> tuple[int, int, int]:
     return read_shape(target)
 
 
+def kernel_shape_of(spec: str) -> tuple[tuple[int, ...], Pair | None]:
+    """A ``-k`` value: a bare size (centred anchor), else the shape and anchor of that kernel."""
+    from convcli.layers import parse_size
+
+    size = parse_size(spec)
+    if size is not None:
+        return size, None
+    from convcli.kernelspec import load_kernel
+
+    k = load_kernel(spec)
+    return k.shape, k.effective_anchor
+
+
 def layer_json(lay: LayerShape) -> dict[str, Any]:
-    """The SPEC section 8 entry for one layer (plus a few extra keys)."""
+    """The ``shape --json`` entry for one layer."""
     return {
         "input_shape": list(lay.input_shape),
         "kernel_shape": list(lay.kernel_shape),
@@ -61,33 +97,17 @@ def layer_json(lay: LayerShape) -> dict[str, Any]:
     }
 
 
-@app.command("shape", epilog=EPILOG)
 def shape_command(
-    target: str = typer.Argument(
-        ..., metavar="TARGET", help="Image file (size read from its header), HxW or HxWxC."
-    ),
-    kernel: list[str] = typer.Option(
-        [],
-        "-k",
-        "--kernel",
-        metavar="KERNEL",
-        help="Kernel size K, KxK, KHxKW, or any kernel spec. Repeat to chain.",
-    ),
-    layer: list[str] = typer.Option(
-        [],
-        "--layer",
-        metavar="SPEC",
-        help="Layer k=3,s=2,p=1,d=1,c=64 (repeat to chain; dw=1 for depthwise).",
-    ),
-    padding: str = typer.Option(
-        "same", "--padding", metavar="PAD", help="same, valid, full, P or PH,PW."
-    ),
-    stride: str = typer.Option("1", "--stride", metavar="S", help="S or SH,SW (for -k)."),
-    dilation: str = typer.Option("1", "--dilation", metavar="D", help="D or DH,DW (for -k)."),
-    json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+    target: ShapeTarget,
+    kernel: KernelSizes = [],  # noqa: B006  (typer copies the default)
+    layer: Layers = [],  # noqa: B006
+    padding: Padding = "same",
+    stride: KernelStride = "1",
+    dilation: KernelDilation = "1",
+    json_output: Json = False,
 ) -> None:
     """Explain output shapes: formula with numbers, params, MACs, receptive field."""
-    from convcli.layers import layer_shape, parse_layer, parse_size
+    from convcli.layers import chain_kernels, chain_layers, parse_layer
     from convcli.shapes import parse_padding
 
     if bool(kernel) == bool(layer):
@@ -95,46 +115,14 @@ def shape_command(
         raise OptionError(msg)
     pad = parse_padding(padding)
     shape = input_shape_of(target)
-    layers: list[LayerShape] = []
-    rf, jump = (1, 1), (1, 1)
+    # generators: each spec is parsed just before its layer is computed, as errors are reported
     if kernel:
         st, dl = parse_pair(stride, "stride"), parse_pair(dilation, "dilation")
-        for spec in kernel:
-            size = parse_size(spec)
-            anchor = None
-            if size is not None:
-                kshape: tuple[int, ...] = size
-            else:
-                from convcli.kernelspec import load_kernel
-
-                k = load_kernel(spec)
-                kshape, anchor = k.shape, k.effective_anchor
-            lay = layer_shape(
-                shape,
-                kshape,
-                padding=pad,
-                stride=st,
-                dilation=dl,
-                anchor=anchor,
-                receptive_field=rf,
-                jump=jump,
-            )
-            layers.append(lay)
-            shape, rf, jump = lay.output_shape, lay.receptive_field, lay.jump
+        kernels = (kernel_shape_of(spec) for spec in kernel)
+        layers = chain_kernels(shape, kernels, padding=pad, stride=st, dilation=dl)
     else:
-        for text in layer:
-            spec_l = parse_layer(text, default_padding=pad)
-            lay = layer_shape(
-                shape,
-                spec_l.kernel_shape(shape[2]),
-                padding=spec_l.padding,
-                stride=spec_l.stride,
-                dilation=spec_l.dilation,
-                receptive_field=rf,
-                jump=jump,
-            )
-            layers.append(lay)
-            shape, rf, jump = lay.output_shape, lay.receptive_field, lay.jump
+        specs = (parse_layer(text, default_padding=pad) for text in layer)
+        layers = chain_layers(shape, specs)
     if json_output:
         emit_json({"layers": [layer_json(lay) for lay in layers]})
         return

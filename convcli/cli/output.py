@@ -1,4 +1,8 @@
-"""Helpers shared by the command modules: consoles, JSON output, option parsing."""
+"""What the commands print: the consoles, JSON documents, shapes, weight tables, error lines.
+
+Rich is imported only when a console or table is first needed, so the
+command line starts without it.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ import json
 import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any
-
-from convcli.errors import OptionError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,32 +34,28 @@ def out_console() -> Console:
     return Console(highlight=False)
 
 
+def error_line(message: object, source: str | None = None) -> str:
+    r"""The one ``Error:`` line for ``message``, its whitespace folded onto one line.
+
+    ``source: `` goes before the message unless the message already names it
+    (the input a per-file error in a batch is about).
+
+    Examples
+    --------
+    >>> error_line("bad\n  value")
+    'Error: bad value'
+    >>> error_line("cannot read a.png", source="a.png"), error_line("broken", source="b.png")
+    ('Error: cannot read a.png', 'Error: b.png: broken')
+    """
+    line = " ".join(str(message).split())
+    where = f"{source}: " if source is not None and source not in line else ""
+    return f"Error: {where}{line}"
+
+
 def emit_json(doc: Any) -> None:
     """Write one JSON document to stdout, and nothing else."""
     sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     sys.stdout.flush()
-
-
-def parse_pair(text: str, name: str) -> tuple[int, int]:
-    """Parse ``N`` or ``NH,NW`` (``x`` also accepted) into positive integers."""
-    parts = [p.strip() for p in text.lower().replace("x", ",").split(",")]
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        values = []
-    if len(values) not in (1, 2) or any(v < 1 for v in values):
-        msg = f"`--{name}` must be a positive integer N or a pair NH,NW; got {text!r}"
-        raise OptionError(msg)
-    return (values[0], values[-1])
-
-
-def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:
-    """Return ``value`` lower-cased if it is one of ``choices``, else raise OptionError."""
-    v = value.strip().lower()
-    if v not in choices:
-        msg = f"`--{name}` must be one of {', '.join(choices)}; got {value!r}"
-        raise OptionError(msg)
-    return v
 
 
 def shape_text(shape: tuple[int, ...] | list[int]) -> str:

@@ -1,0 +1,176 @@
+"""``convcli fit``: find the kernel that best maps an input image to a target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from convcli.cli.options import Border, Json, MaxPixels, Padding, check_choice
+from convcli.cli.output import emit_json, err_console, out_console, print_weights, shape_text
+from convcli.cli.progress import fit_bar
+from convcli.errors import OptionError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from convcli.grad import FitResult
+
+EPILOG = """Examples:
+
+  convcli filter card.png -k gaussian:sigma=1.5 -o blurred.npy
+
+  convcli fit card.png blurred.npy --size 11 -o learned.toml
+
+  convcli fit card.png blurred.npy --size 5 --method gd --steps 300 --lr 0.02
+
+  convcli filter card.png -k learned.toml -o again.png
+"""
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+FitInput = Annotated[str, typer.Argument(metavar="INPUT", help="Input image (or .npy).")]
+FitTarget = Annotated[str, typer.Argument(metavar="TARGET", help="Target image (or .npy).")]
+Size = Annotated[str, typer.Option("--size", metavar="K", help="Kernel size K or KHxKW.")]
+Method = Annotated[str, typer.Option("--method", metavar="METHOD", help="lstsq or gd.")]
+Steps = Annotated[int, typer.Option("--steps", metavar="N", min=1, help="Steps for gd.")]
+LearningRate = Annotated[
+    float, typer.Option("--lr", metavar="LR", help="Adam learning rate for gd.")
+]
+Seed = Annotated[int, typer.Option("--seed", metavar="N", help="Random start for gd.")]
+Full = Annotated[
+    bool,
+    typer.Option(
+        "--full/--depthwise", help="(O,C,K,K) kernel, or one 2-D kernel for all channels."
+    ),
+]
+PresetOutput = Annotated[
+    str | None,
+    typer.Option("-o", "--output", metavar="FILE", help="Write the kernel as a preset .toml."),
+]
+
+
+def sparkline(values: list[float], width: int = 60) -> str:
+    """A one-line loss curve (log scale), ``width`` characters at most."""
+    import numpy as np
+
+    if not values:
+        return ""
+    v = np.log10(np.maximum(np.asarray(values, dtype=np.float64), 1e-300))
+    if len(v) > width:
+        v = v[np.linspace(0, len(v) - 1, width).round().astype(int)]
+    lo, hi = float(v.min()), float(v.max())
+    if hi - lo < 1e-12:
+        return SPARK[0] * len(v)
+    idx = np.rint((v - lo) / (hi - lo) * (len(SPARK) - 1)).astype(int)
+    return "".join(SPARK[i] for i in idx)
+
+
+def fit_command(
+    input_path: FitInput,
+    target_path: FitTarget,
+    size: Size,
+    method: Method = "lstsq",
+    steps: Steps = 500,
+    lr: LearningRate = 0.01,
+    seed: Seed = 0,
+    full: Full = False,
+    output: PresetOutput = None,
+    padding: Padding = "same",
+    border: Border = "reflect",
+    max_pixels: MaxPixels = None,
+    json_output: Json = False,
+) -> None:
+    """Find the kernel that best maps INPUT to TARGET (least squares or Adam)."""
+    from convcli.grad import FIT_METHODS, load_unit_image
+    from convcli.layers import parse_size
+    from convcli.shapes import parse_padding
+
+    method = check_choice(method, FIT_METHODS, "method")
+    ksize = parse_size(size)
+    if ksize is None:
+        msg = f"`--size` must be K or KHxKW; got {size!r}"
+        raise OptionError(msg)
+    if output is not None and Path(output).suffix.lower() != ".toml":
+        msg = f"`-o` writes a preset .toml file; got {output!r}"
+        raise OptionError(msg)
+    x = load_unit_image(input_path, max_pixels)[0]
+    t = load_unit_image(target_path, max_pixels)[0]
+    kwargs: dict[str, Any] = {
+        "method": method,
+        "depthwise": not full,
+        "padding": parse_padding(padding),
+        "border": border,
+        "steps": steps,
+        "lr": lr,
+        "seed": seed,
+    }
+    result = _fit(x, t, ksize, kwargs)
+    if output is not None:
+        _write_preset(output, result, method, input_path, target_path)
+    if result.history:
+        err_console().print(
+            f"loss {result.history[0]:.3g} -> {result.loss:.3g}  {sparkline(result.history)}",
+            markup=False,
+        )
+    if json_output:
+        emit_json(
+            {
+                "method": result.method,
+                "loss": result.loss,
+                "kernel": result.kernel.tolist(),
+                "steps": result.steps,
+                "kernel_shape": list(result.kernel.shape),
+                "history": result.history,
+            }
+        )
+        return
+    _print_fit(result, method, output)
+
+
+def _fit(
+    x: npt.NDArray[np.float64],
+    t: npt.NDArray[np.float64],
+    ksize: tuple[int, int],
+    kwargs: dict[str, Any],
+) -> FitResult:
+    """Run the fit; gradient descent shows a bar of its steps."""
+    from convcli.grad import fit_kernel
+
+    if kwargs["method"] != "gd":
+        return fit_kernel(x, t, ksize, **kwargs)
+    with fit_bar(err_console(), kwargs["steps"]) as callback:
+        return fit_kernel(x, t, ksize, callback=callback, **kwargs)
+
+
+def _write_preset(
+    output: str, result: FitResult, method: str, input_path: str, target_path: str
+) -> None:
+    """Save the learned kernel as a preset ``.toml`` that ``filter -k`` can load."""
+    from convcli.atomic import atomic_write
+    from convcli.kernelspec import Kernel
+
+    learned = Kernel(
+        name=Path(output).stem,
+        weights=result.kernel,
+        category="other",
+        description=f"Fitted by convcli fit ({method}) mapping {Path(input_path).name} "
+        f"to {Path(target_path).name}; mse {result.loss:.3g} on [0, 1] images.",
+        reference="convcli fit",
+    )
+    with atomic_write(output) as tmp:
+        tmp.write_text(learned.to_toml())
+
+
+def _print_fit(result: FitResult, method: str, output: str | None) -> None:
+    """The ``fit`` report: the loss, the kernel as a table, how to use the preset."""
+    console = out_console()
+    console.print(
+        f"[bold]{method}[/] fit: mse {result.loss:.6g} (images in [0, 1]), "
+        f"kernel {shape_text(result.kernel.shape)}, {result.steps} steps"
+    )
+    print_weights(console, result.kernel)
+    if output is not None:
+        console.print(f"wrote {output}  (use it: convcli filter IMAGE -k {output} -o OUT)")

@@ -1,0 +1,272 @@
+"""Filtering files in batches: inputs in, outputs out (what ``convcli filter`` runs).
+
+Public: :func:`expand_inputs` (globs), :func:`output_targets` (``-o`` or an
+output folder with suffix and format), :func:`read_stdin`, :func:`explain_file`,
+:class:`FilterJob` (what every input of one batch shares), :func:`filter_one`
+and :func:`run_all` (in this process or in a pool of worker processes), and
+:data:`STDIO` (``"-"``: stdin as input, stdout as output).
+
+Per-input results are :class:`FileResult` dicts, the entries of the
+``filter --json`` report.  This module imports no typer or rich, and NumPy and
+Pillow only when work starts: worker processes unpickle :func:`filter_one`
+from here without loading the command line.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, NotRequired, TypedDict
+
+from convcli.errors import ConvCliError, ImageError, OptionError
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from convcli.filters import FilterOptions
+    from convcli.kernelspec import Kernel
+
+__all__ = [
+    "STDIO",
+    "FileResult",
+    "FilterJob",
+    "ProgressFn",
+    "expand_inputs",
+    "explain_file",
+    "filter_one",
+    "output_targets",
+    "read_stdin",
+    "run_all",
+]
+
+STDIO = "-"
+
+#: ``progress(stage, fraction)``: hears about the work on one image.
+ProgressFn = Callable[[str, float], object]
+
+
+class FileResult(TypedDict):
+    """What happened to one input (an entry of the ``filter --json`` report)."""
+
+    input: str
+    output: str
+    ok: bool
+    error: str | None
+    input_shape: list[int] | None
+    output_shape: list[int] | None
+    seconds: float | None
+    notes: NotRequired[list[str]]
+    frames: NotRequired[int]
+
+
+def expand_inputs(patterns: list[str]) -> list[str]:
+    """Expand glob patterns that do not name an existing file; keep order, drop repeats."""
+    seen: dict[str, None] = {}
+    for pattern in patterns:
+        if not os.path.exists(pattern) and glob.has_magic(pattern):
+            matches = sorted(glob.glob(pattern))
+            if not matches:
+                msg = f"no input files match {pattern!r}"
+                raise OptionError(msg)
+            seen.update(dict.fromkeys(matches))
+        else:
+            seen[pattern] = None
+    return list(seen)
+
+
+def output_targets(
+    files: Sequence[str],
+    *,
+    output: str | None = None,
+    outdir: str = ".",
+    suffix: str = "",
+    fmt: str | None = None,
+    all_frames: bool = False,
+) -> list[str]:
+    """Where each input's result goes: ``output`` (one input), else a file in ``outdir``.
+
+    Files in ``outdir`` are named ``<input stem><suffix>.<fmt or the input's
+    extension>``.  Without ``output`` this checks that ``fmt`` can be written
+    (an animated format with ``all_frames``) and creates ``outdir`` and its
+    parents.
+    """
+    if output is not None:
+        return [str(Path(output))]
+    from convcli.filters import output_path_for
+
+    if fmt and all_frames:
+        from convcli.images import animation_format
+
+        animation_format(fmt)
+    elif fmt:
+        from convcli.images import output_format
+
+        output_format("x." + fmt.lstrip("."))
+    _make_outdir(outdir)
+    return [str(output_path_for(f, outdir, suffix=suffix, fmt=fmt)) for f in files]
+
+
+def _make_outdir(outdir: str) -> None:
+    """Create the ``-d`` folder (and its parents), or fail with one clear ImageError."""
+    try:
+        Path(outdir).mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        msg = f"cannot create output folder {outdir}: a file of that name exists"
+        raise ImageError(msg) from exc
+    except OSError as exc:
+        detail = "permission denied" if isinstance(exc, PermissionError) else exc.strerror
+        msg = f"cannot create output folder {outdir}: {detail or exc}"
+        raise ImageError(msg) from exc
+
+
+def read_stdin() -> bytes:
+    """All of stdin as bytes; refuse a terminal rather than wait for typing."""
+    stdin = sys.stdin
+    if stdin is None or stdin.isatty():
+        msg = "input '-' reads an image from stdin, but stdin is a terminal; pipe a file into it"
+        raise OptionError(msg)
+    buffer = getattr(stdin, "buffer", None)
+    data = buffer.read() if buffer is not None else stdin.read().encode("latin-1")
+    return bytes(data)
+
+
+def explain_file(path: str, kernels: Sequence[Kernel], options: FilterOptions) -> list[str]:
+    """The engine's plan for each kernel of the chain on the image at ``path`` (header only)."""
+    from convcli.filters import explain_chain, prepare_kernels
+    from convcli.images import read_shape
+
+    h, w, c = read_shape(path)
+    # alpha is carried through unfiltered unless --alpha filter
+    colour = c - 1 if c in (2, 4) and options.alpha != "filter" else c
+    return explain_chain((h, w, colour), prepare_kernels(kernels, options), options)
+
+
+@dataclass(frozen=True)
+class FilterJob:
+    """What every input of one batch shares (picklable, for worker processes).
+
+    ``input_data`` is the image read from stdin, used for the input ``"-"``.
+    """
+
+    kernels: Sequence[Kernel]
+    options: FilterOptions
+    quality: int | None = None
+    max_pixels: int | None = None
+    frame: int | None = None
+    fmt: str | None = None
+    compress_level: int | None = None
+    all_frames: bool = False
+    input_data: bytes | None = None
+
+
+def filter_one(
+    job: FilterJob, src: str, dst: str, progress: ProgressFn | None = None
+) -> tuple[FileResult, int]:
+    """Filter one input; return its result and exit code (0 when it worked)."""
+    from convcli.runner.single import filter_image
+
+    stdin = src == STDIO
+    try:
+        report = filter_image(
+            "<stdin>" if stdin else src,
+            sys.stdout.buffer if dst == STDIO else dst,
+            job.kernels,
+            options=job.options,
+            quality=job.quality,
+            compress_level=job.compress_level,
+            max_pixels=job.max_pixels,
+            input_data=job.input_data if stdin else None,
+            fmt=job.fmt,
+            all_frames=job.all_frames,
+            frame=job.frame,
+            progress=progress,
+        )
+    except ConvCliError as exc:
+        return _failed(src, dst, str(exc)), exc.exit_code
+    result: FileResult = {
+        "input": src,
+        "output": dst,
+        "ok": True,
+        "error": None,
+        "input_shape": list(report.input_shape),
+        "output_shape": list(report.output_shape),
+        "seconds": round(report.seconds, 4),
+        "notes": report.notes,
+        "frames": report.frames,
+    }
+    return result, 0
+
+
+def _failed(src: str, dst: str, error: str) -> FileResult:
+    return {
+        "input": src,
+        "output": dst,
+        "ok": False,
+        "error": error,
+        "input_shape": None,
+        "output_shape": None,
+        "seconds": None,
+    }
+
+
+def run_all(
+    job: FilterJob,
+    tasks: Sequence[tuple[str, str]],
+    jobs: int = 1,
+    *,
+    progress: ProgressFn | None = None,
+) -> Iterator[tuple[int, FileResult, int]]:
+    """Yield ``(index, result, code)`` per ``(input, output)`` task.
+
+    With ``jobs`` above 1 and several tasks, ``jobs`` worker processes filter
+    them and results come as workers finish; otherwise they come in input
+    order from this process, and ``progress`` hears about each image.
+    """
+    if jobs == 1 or len(tasks) == 1:
+        for index, (src, dst) in enumerate(tasks):
+            yield (index, *filter_one(job, src, dst, progress))
+        return
+    if job.options.threads is None:
+        # Share the cores between the worker processes instead of oversubscribing.
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        job = replace(job, options=replace(job.options, threads=threads))
+    yield from _run_in_pool(job, tasks, jobs)
+
+
+def _run_in_pool(
+    job: FilterJob, tasks: Sequence[tuple[str, str]], jobs: int
+) -> Iterator[tuple[int, FileResult, int]]:
+    """:func:`run_all` in worker processes; a worker that dies fails only its input."""
+    from concurrent.futures import Future, as_completed
+
+    submit: Callable[..., Future[tuple[FileResult, int]]]
+    with _worker_pool(min(jobs, len(tasks))) as pool:
+        submit = pool.submit
+        futures = {submit(filter_one, job, src, dst): i for i, (src, dst) in enumerate(tasks)}
+        try:
+            for future in as_completed(futures):
+                index = futures[future]
+                try:
+                    result, code = future.result()
+                except Exception as exc:  # the worker died (killed, out of memory ...)
+                    src, dst = tasks[index]
+                    detail = " ".join(str(exc).split()) or type(exc).__name__
+                    result, code = _failed(src, dst, f"worker process failed on {src}: {detail}"), 1
+                yield index, result, code
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def _worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of fresh processes (forkserver where there is one, else spawn)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
