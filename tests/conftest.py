@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.support import cli
+
 settings.register_profile(
     "default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("thorough", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
-BORDERS = ("reflect", "mirror", "nearest", "wrap", "constant")
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -29,25 +30,11 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    """Run the command line in this process; return ``(exit code, stdout, stderr)``.
-
-    It goes through :func:`convcli.cli.run`, as the console script does, so
-    errors become the ``Error:`` line and exit code.  Prefer the ``run_cli``
-    fixture, which also pins the width.
-    """
-    from convcli.cli import run
-
-    code = run([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.fixture
 def run_cli(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., tuple[int, str, str]]:
-    """``run_cli(*args) -> (exit code, stdout, stderr)``: :func:`cli` with Rich 200 columns wide."""
+    """``run_cli(*args) -> (code, stdout, stderr)``: :func:`tests.support.cli`, Rich 200 wide."""
     monkeypatch.setenv("COLUMNS", "200")
     return functools.partial(cli, capsys)
 

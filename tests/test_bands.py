@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from convcli.engine import convolve, correlate
 from convcli.errors import OptionError, ShapeError
-from tests.conftest import BORDERS
+from tests.support import BORDERS
 
 
 @given(

@@ -13,6 +13,8 @@ import pytest
 import scipy.ndimage as ndi
 from PIL import Image
 
+from tests.support import assert_clean_error
+
 REPO = Path(__file__).resolve().parent.parent
 SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], float)
 
@@ -31,16 +33,6 @@ def gray_png(tmp_path, rng):
     path = tmp_path / "gray.png"
     Image.fromarray(pixels).save(path)
     return path, pixels
-
-
-def assert_clean_error(code, err, expected_code, *tokens):
-    assert code == expected_code, err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("Error: ")
-    assert "Traceback" not in err
-    for t in tokens:
-        assert t in lines[0]
 
 
 def per_channel(x, w, mode="reflect"):

@@ -10,9 +10,8 @@ import scipy.ndimage as ndi
 from PIL import Image
 
 import convcli.grad.backward
-from tests.conftest import cli
 from tests.helpers import numerical_gradient
-from tests.test_cli import assert_clean_error
+from tests.support import assert_clean_error, cli
 
 IRREGULAR = np.array([[0.013, -0.917, 0.2071], [-1.0093, 5.00031, -0.9871], [0.1, -1.1, 0.03]])
 IRREGULAR_SPEC = "; ".join(",".join(repr(float(v)) for v in row) for row in IRREGULAR)

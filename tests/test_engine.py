@@ -13,8 +13,8 @@ from convcli.engine import convolve, correlate, flip_kernel
 from convcli.errors import OptionError, ShapeError
 from convcli.layers import output_shape
 from convcli.shapes import padding_amounts
-from tests.conftest import BORDERS
 from tests.helpers import naive_correlate, same_pads
+from tests.support import BORDERS
 
 ALIASES = {
     "symmetric": "reflect",

@@ -25,7 +25,7 @@ from PIL import Image
 
 import convcli.atomic as atomic_module
 import convcli.images.png as png_writer
-from convcli.cli import run
+from tests.support import cli
 
 REPO = Path(__file__).resolve().parent.parent
 # Example counts come from the Hypothesis profile (conftest.py): 60 per test by
@@ -80,12 +80,6 @@ def clean_failure(code: int, err: str, allowed: tuple[int, ...]) -> None:
 
 def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
-
-
-def cli(capsys, *args):
-    code = run([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # -- kernel spec fuzzing -----------------------------------------------------------

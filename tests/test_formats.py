@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convcli.cli import run
 from convcli.errors import OptionError
 from convcli.images import animation_format, frame_count, load_frames, load_image
+from tests.support import cli
 
 DURATIONS = [100, 200, 300, 400]
 LEVELS = (0, 80, 160, 240)
@@ -19,12 +19,6 @@ LEVELS = (0, 80, 160, 240)
 @pytest.fixture(autouse=True)
 def _wide_terminal(monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
-
-
-def cli(capsys, *args):
-    code = run([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_error_line(err: str) -> str:

@@ -25,8 +25,8 @@ from convcli.grad import (
     loss_and_grad,
     loss_value_and_grad,
 )
-from tests.conftest import BORDERS
 from tests.helpers import naive_input_grad, naive_kernel_grad, numerical_gradient, same_pads
+from tests.support import BORDERS
 
 # -- cases --------------------------------------------------------------------------
 

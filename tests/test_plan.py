@@ -23,8 +23,8 @@ from convcli.engine import api as engine
 from convcli.engine.analysis import low_rank
 from convcli.errors import OptionError, ShapeError
 from convcli.shapes import make_geometry, padding_amounts
-from tests.conftest import BORDERS
 from tests.helpers import naive_correlate
+from tests.support import BORDERS
 
 UHD = (2160, 3840, 3)
 
