@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from convcli.errors import ImageError
+from convcli.errors import ImageError, os_detail
 
 __all__ = ["atomic_write"]
 
@@ -108,5 +108,5 @@ def _write_failure(name: str, exc: OSError) -> str:
     """The message for an OSError while writing ``name``."""
     if isinstance(exc, PermissionError):
         return f"cannot write {name}: permission denied"
-    detail = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+    detail = os_detail(exc)
     return f"cannot write {name}: {detail}"

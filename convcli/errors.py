@@ -53,3 +53,18 @@ class Interrupted(ConvCliError):
     """Ctrl-C (SIGINT) stopped the command (exit code 130)."""
 
     exit_code = 130
+
+
+def one_line(text: object) -> str:
+    """``text`` with every run of whitespace (newlines included) made one space."""
+    return " ".join(str(text).split())
+
+
+def error_detail(exc: BaseException) -> str:
+    """What went wrong, for an error line: the exception's message on one line, or its type."""
+    return one_line(exc) or type(exc).__name__
+
+
+def os_detail(exc: OSError) -> str:
+    """The operating system's words for an ``OSError`` (``strerror``), else :func:`error_detail`."""
+    return exc.strerror or error_detail(exc)

@@ -11,6 +11,8 @@ import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from convcli.errors import one_line
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -47,7 +49,7 @@ def error_line(message: object, source: str | None = None) -> str:
     >>> error_line("cannot read a.png", source="a.png"), error_line("broken", source="b.png")
     ('Error: cannot read a.png', 'Error: b.png: broken')
     """
-    line = " ".join(str(message).split())
+    line = one_line(message)
     where = f"{source}: " if source is not None and source not in line else ""
     return f"Error: {where}{line}"
 

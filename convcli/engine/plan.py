@@ -58,6 +58,7 @@ from convcli.engine.analysis import NO_GRID, GridAxis
 from convcli.engine.candidates import Estimate, Problem, estimate_all
 from convcli.engine.sumsteps import SumStep
 from convcli.errors import OptionError
+from convcli.parsing import one_of
 from convcli.shapes import Geometry, Pair
 
 METHODS = ("direct", "separable", "box", "fft", "gemm", "einsum")
@@ -222,9 +223,8 @@ def plan_correlation(
     OptionError
         For an unknown ``method`` or one that does not apply to the kernel.
     """
-    if method is not None and method not in METHODS:
-        msg = f"`method` must be one of {', '.join(METHODS)}; got {method!r}"
-        raise OptionError(msg)
+    if method is not None:
+        one_of(method, METHODS, "method", fold=False)
     p = Problem(image_shape, kernel, geometry, dtype, threads, method)
     estimates, notes = estimate_all(p)
     chosen, reason = _choose(estimates, notes, p)

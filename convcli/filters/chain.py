@@ -17,6 +17,7 @@ from convcli.array_types import F64Array, FloatArray
 from convcli.engine import correlate_with
 from convcli.errors import OptionError, RangeError
 from convcli.filters.options import ALPHA_MODES, FilterOptions
+from convcli.parsing import one_of
 from convcli.shapes import Pair
 
 if TYPE_CHECKING:
@@ -88,9 +89,7 @@ def _correlate(
 
 def _check_request(opts: FilterOptions, n_kernels: int, rows: tuple[int, int] | None) -> None:
     """Refuse an unknown alpha mode, a repeat below 1 and ``rows`` the chain cannot do."""
-    if opts.alpha not in ALPHA_MODES:
-        msg = f"`alpha` must be one of {', '.join(ALPHA_MODES)}; got {opts.alpha!r}"
-        raise OptionError(msg)
+    one_of(opts.alpha, ALPHA_MODES, "alpha", fold=False)
     if opts.repeat < 1:
         msg = f"`repeat` must be a positive integer; got {opts.repeat}"
         raise OptionError(msg)

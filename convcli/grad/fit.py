@@ -16,6 +16,7 @@ from convcli.errors import OptionError, ShapeError
 from convcli.grad.backward import _kernel_grad_padded
 from convcli.grad.losses import loss_value_and_grad
 from convcli.grad.problem import _Problem, _problem
+from convcli.parsing import one_of
 from convcli.shapes import PaddingSpec, as_pair
 
 __all__ = ["FIT_METHODS", "FitResult", "fit_kernel"]
@@ -147,11 +148,7 @@ def _adam(
 
 def _check_method(method: str) -> str:
     """The canonical name of a fitting method."""
-    name = str(method).strip().lower()
-    if name not in FIT_METHODS:
-        msg = f"`method` must be one of {', '.join(FIT_METHODS)}; got {method!r}"
-        raise OptionError(msg)
-    return name
+    return one_of(method, FIT_METHODS, "method")
 
 
 def _tile_rows(tile_rows: int | None, prob: _Problem) -> int:

@@ -6,7 +6,8 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.array_types import F64Array
-from convcli.errors import OptionError, ShapeError, UsageError
+from convcli.errors import ShapeError, UsageError
+from convcli.parsing import one_of
 
 __all__ = ["LOSSES", "loss_value_and_grad"]
 
@@ -15,11 +16,7 @@ LOSSES = ("mse", "sse", "l1", "sum")
 
 
 def _check_loss(loss: str) -> str:
-    name = str(loss).strip().lower()
-    if name not in LOSSES:
-        msg = f"`loss` must be one of {', '.join(LOSSES)}; got {loss!r}"
-        raise OptionError(msg)
-    return name
+    return one_of(loss, LOSSES, "loss")
 
 
 def _match_target(y: F64Array, target: npt.ArrayLike | None, loss: str) -> F64Array:

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from convcli.atomic import atomic_write
-from convcli.errors import ConvCliError, ImageError, OptionError
+from convcli.errors import ConvCliError, ImageError, OptionError, error_detail
 from convcli.images.formats import animation_format
 from convcli.images.inputs import (
     check_input_file,
@@ -225,7 +225,7 @@ def save_animation(
     except ConvCliError:
         raise
     except Exception as exc:
-        detail = " ".join(str(exc).split()) or type(exc).__name__
+        detail = error_detail(exc)
         msg = f"cannot write {name}: {detail}"
         raise ImageError(msg) from exc
     return notes

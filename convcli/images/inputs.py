@@ -22,6 +22,7 @@ from convcli.errors import (
     ImageTooLargeError,
     InputNotFoundError,
     OptionError,
+    error_detail,
 )
 
 # Pillow's own decompression-bomb check reads the global Image.MAX_IMAGE_PIXELS;
@@ -122,7 +123,7 @@ def open_failure(name: str, exc: OSError) -> ConvCliError:
 
 def read_failure(name: str, exc: BaseException) -> str:
     """The message for a failure while decoding ``name``."""
-    detail = " ".join(str(exc).split()) or type(exc).__name__
+    detail = error_detail(exc)
     if "truncated" in detail.lower():
         return f"cannot read {name}: the file is truncated or corrupt ({detail})"
     return f"cannot read {name}: the file is corrupt or unsupported ({detail})"

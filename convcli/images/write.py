@@ -20,7 +20,7 @@ from PIL import features
 
 from convcli import config
 from convcli.atomic import atomic_write
-from convcli.errors import ConvCliError, ImageError, OptionError
+from convcli.errors import ConvCliError, ImageError, OptionError, error_detail
 from convcli.images.formats import (
     DEFAULT_QUALITY,
     MODE_BY_CHANNELS,
@@ -99,7 +99,7 @@ def encode_image(
     try:
         image.save(buf, format=kind, **params)
     except Exception as exc:
-        detail = " ".join(str(exc).split()) or type(exc).__name__
+        detail = error_detail(exc)
         msg = f"cannot encode {name} as {kind}: {detail}"
         raise ImageError(msg) from exc
     return buf.getvalue(), notes
@@ -169,7 +169,7 @@ def save_image(
         except ConvCliError:
             raise
         except Exception as exc:
-            detail = " ".join(str(exc).split()) or type(exc).__name__
+            detail = error_detail(exc)
             msg = f"cannot write {name}: {detail}"
             raise ImageError(msg) from exc
         return notes
@@ -181,7 +181,7 @@ def save_image(
     except ConvCliError:
         raise
     except Exception as exc:
-        detail = " ".join(str(exc).split()) or type(exc).__name__
+        detail = error_detail(exc)
         msg = f"cannot write {name}: {detail}"
         raise ImageError(msg) from exc
     return notes

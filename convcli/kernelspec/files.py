@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convcli.errors import KernelError
+from convcli.errors import KernelError, os_detail
 from convcli.kernelspec.kernel import Kernel
 from convcli.kernelspec.numbers import parse_row, rows_to_array
 from convcli.presets import check_size, read_preset_file
@@ -39,7 +39,7 @@ def _read_text(path: Path, display: str) -> str:
         )
         raise KernelError(msg) from None
     except OSError as exc:
-        msg = f"cannot read kernel file {display}: {exc.strerror or exc}"
+        msg = f"cannot read kernel file {display}: {os_detail(exc)}"
         raise KernelError(msg) from None
 
 
@@ -190,7 +190,7 @@ def load_file(path: Path, display: str, *, source: str, preset: str | None = Non
     try:
         st = path.stat()
     except OSError as exc:
-        msg = f"cannot read kernel file {display}: {exc.strerror or exc}"
+        msg = f"cannot read kernel file {display}: {os_detail(exc)}"
         raise KernelError(msg) from None
     return _load_file_cached(str(path), display, (st.st_mtime_ns, st.st_size), source, preset)
 

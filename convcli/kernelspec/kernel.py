@@ -14,6 +14,7 @@ import numpy as np
 
 from convcli.array_types import F64Array
 from convcli.errors import KernelError
+from convcli.parsing import one_of
 from convcli.presets import CATEGORIES, check_anchor, check_size, finite_float, position
 
 # |sum of the weights| below this counts as 0: such a kernel cannot be normalized
@@ -83,11 +84,9 @@ class Kernel:
         object.__setattr__(self, "weights", weights)
         object.__setattr__(self, "scale", finite_float(self.scale, f"{label}: `scale`"))
         object.__setattr__(self, "offset", finite_float(self.offset, f"{label}: `offset`"))
-        if self.category not in CATEGORIES:
-            msg = (
-                f"{label}: `category` must be one of {', '.join(CATEGORIES)}; got {self.category!r}"
-            )
-            raise KernelError(msg)
+        one_of(
+            self.category, CATEGORIES, "category", where=f"{label}: ", error=KernelError, fold=False
+        )
         if self.anchor is not None:
             object.__setattr__(self, "anchor", check_anchor(self.anchor, weights.shape, label))
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from convcli.errors import KernelError
+from convcli.errors import KernelError, os_detail
+from convcli.parsing import one_of
 from convcli.presets.limits import check_anchor, check_size, count_values, finite_float, position
 
 #: The allowed values of :attr:`convcli.kernelspec.Kernel.category`.
@@ -141,7 +142,7 @@ def _load_toml(path: Path, display: str) -> dict[str, Any]:
         msg = f"{display}: invalid TOML: the file is not UTF-8 text"
         raise KernelError(msg) from None
     except OSError as exc:
-        msg = f"cannot read kernel file {display}: {exc.strerror or exc}"
+        msg = f"cannot read kernel file {display}: {os_detail(exc)}"
         raise KernelError(msg) from None
 
 
@@ -154,12 +155,14 @@ def _text_keys(data: dict[str, Any], display: str) -> dict[str, str]:
             raise KernelError(msg)
         texts[key] = data.get(key, "")
     texts["category"] = texts["category"] or "other"
-    if texts["category"] not in CATEGORIES:
-        msg = (
-            f"{display}: `category` must be one of {', '.join(CATEGORIES)}; "
-            f"got {texts['category']!r}"
-        )
-        raise KernelError(msg)
+    one_of(
+        texts["category"],
+        CATEGORIES,
+        "category",
+        where=f"{display}: ",
+        error=KernelError,
+        fold=False,
+    )
     return texts
 
 

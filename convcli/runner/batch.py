@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NotRequired, TypedDict
 
-from convcli.errors import ConvCliError, ImageError, OptionError
+from convcli.errors import ConvCliError, ImageError, OptionError, error_detail
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -254,7 +254,7 @@ def _run_in_pool(
                     result, code = future.result()
                 except Exception as exc:  # the worker died (killed, out of memory ...)
                     src, dst = tasks[index]
-                    detail = " ".join(str(exc).split()) or type(exc).__name__
+                    detail = error_detail(exc)
                     result, code = _failed(src, dst, f"worker process failed on {src}: {detail}"), 1
                 yield index, result, code
         except BaseException:
