@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from convcli.errors import OptionError, ShapeError
+from convcli.parsing import split_ints
 
 Pair = tuple[int, int]
 PaddingSpec = str | int | Sequence[int]
@@ -132,12 +133,8 @@ def parse_padding(text: str) -> PaddingSpec:
     name = text.strip().lower()
     if name in PADDING_NAMES:
         return name
-    parts = [p.strip() for p in name.replace("x", ",").split(",")]
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        values = []
-    if len(values) not in (1, 2) or any(v < 0 for v in values):
+    values = split_ints(name) or []
+    if not values or any(v < 0 for v in values):
         msg = (
             f"`padding` must be same, valid, full, P or PH,PW (non-negative integers); got {text!r}"
         )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from convcli.conv_options import ConvOptions
     from convcli.grad import FitResult
 
 EPILOG = """Examples:
@@ -84,6 +86,7 @@ def fit_command(
     json_output: Json = False,
 ) -> None:
     """Find the kernel that best maps INPUT to TARGET (least squares or Adam)."""
+    from convcli.conv_options import ConvOptions
     from convcli.grad import FIT_METHODS, load_unit_image
     from convcli.layers import parse_size
     from convcli.shapes import parse_padding
@@ -98,16 +101,8 @@ def fit_command(
         raise OptionError(msg)
     x = load_unit_image(input_path, max_pixels)[0]
     t = load_unit_image(target_path, max_pixels)[0]
-    kwargs: dict[str, Any] = {
-        "method": method,
-        "depthwise": not full,
-        "padding": parse_padding(padding),
-        "border": border,
-        "steps": steps,
-        "lr": lr,
-        "seed": seed,
-    }
-    result = _fit(x, t, ksize, kwargs)
+    opts = ConvOptions(padding=parse_padding(padding), border=border)
+    result = _fit(x, t, ksize, opts, FitSettings(method, not full, steps, lr, seed))
     if output is not None:
         _write_preset(output, result, method, input_path, target_path)
     if result.history:
@@ -130,19 +125,44 @@ def fit_command(
     _print_fit(result, method, output)
 
 
+class FitSettings(NamedTuple):
+    """The fit's own settings (the geometry travels as a ConvOptions)."""
+
+    method: str
+    depthwise: bool
+    steps: int
+    lr: float
+    seed: int
+
+
 def _fit(
     x: npt.NDArray[np.float64],
     t: npt.NDArray[np.float64],
     ksize: tuple[int, int],
-    kwargs: dict[str, Any],
+    opts: ConvOptions,
+    how: FitSettings,
 ) -> FitResult:
     """Run the fit; gradient descent shows a bar of its steps."""
-    from convcli.grad import fit_kernel
+    from convcli.grad import fit_kernel_with
 
-    if kwargs["method"] != "gd":
-        return fit_kernel(x, t, ksize, **kwargs)
-    with fit_bar(err_console(), kwargs["steps"]) as callback:
-        return fit_kernel(x, t, ksize, callback=callback, **kwargs)
+    def run(callback: Callable[[int, float], object] | None) -> FitResult:
+        return fit_kernel_with(
+            x,
+            t,
+            ksize,
+            opts,
+            method=how.method,
+            depthwise=how.depthwise,
+            steps=how.steps,
+            lr=how.lr,
+            seed=how.seed,
+            callback=callback,
+        )
+
+    if how.method != "gd":
+        return run(None)
+    with fit_bar(err_console(), how.steps) as callback:
+        return run(callback)
 
 
 def _write_preset(

@@ -95,10 +95,11 @@ def grad_command(
     json_output: Json = False,
 ) -> None:
     """Loss and its gradient with respect to the kernel (and the input)."""
+    from convcli.conv_options import ConvOptions
     from convcli.grad import (
-        check_gradients,
+        check_gradients_with,
         load_unit_image,
-        loss_and_grad,
+        loss_and_grad_with,
         save_input_grad,
         save_kernel_grad,
         unit_value,
@@ -111,21 +112,19 @@ def grad_command(
     w = k.effective_weights
     x, full_scale = load_unit_image(input_path, max_pixels)
     t = load_unit_image(target, max_pixels)[0] if target is not None and loss != "sum" else None
-    options: dict[str, Any] = {
-        "padding": parse_padding(padding),
-        "border": border,
-        "cval": unit_value(cval, full_scale),
-        "stride": parse_pair(stride, "stride"),
-        "dilation": parse_pair(dilation, "dilation"),
-        "flip": convolve,
-        "anchor": k.anchor,
-        "threads": threads,
-    }
-    res = loss_and_grad(x, w, t, loss=loss, with_input_grad=bool(save_input), **options)
-    checked = None
-    if check:
-        options.pop("threads")
-        checked = check_gradients(x, w, t, loss=loss, threads=threads, **options)
+    opts = ConvOptions(
+        padding=parse_padding(padding),
+        border=border,
+        cval=unit_value(cval, full_scale),
+        stride=parse_pair(stride, "stride"),
+        dilation=parse_pair(dilation, "dilation"),
+        anchor=k.anchor,
+        flip=convolve,
+    )
+    res = loss_and_grad_with(
+        x, w, t, opts, loss=loss, with_input_grad=bool(save_input), threads=threads
+    )
+    checked = check_gradients_with(x, w, t, opts, loss=loss, threads=threads) if check else None
     if save_kernel:
         save_kernel_grad(Path(save_kernel), res.kernel_grad)
     if save_input and res.input_grad is not None:

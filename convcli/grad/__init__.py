@@ -15,15 +15,23 @@ Public (re-exported here):
 
 Everything else in the package's modules is internal.  The gradient
 functions take the geometry options of :func:`convcli.correlate` as keyword
-arguments and check them once, as one :class:`convcli.conv_options.ConvOptions`.
+arguments and check them once, as one :class:`convcli.conv_options.ConvOptions`;
+:func:`loss_and_grad_with`, :func:`check_gradients_with` and
+:func:`fit_kernel_with` take that value itself (what the command line passes).
 """
 
 from __future__ import annotations
 
-from convcli.grad.check import CHECK_RTOL, GradCheck, check_gradients
+from convcli.grad.check import CHECK_RTOL, GradCheck, check_gradients, check_gradients_with
 from convcli.grad.files import load_unit_image, save_input_grad, save_kernel_grad, unit_value
-from convcli.grad.fit import FIT_METHODS, FitResult, fit_kernel
-from convcli.grad.gradients import GradResult, input_grad, kernel_grad, loss_and_grad
+from convcli.grad.fit import FIT_METHODS, FitResult, fit_kernel, fit_kernel_with
+from convcli.grad.gradients import (
+    GradResult,
+    input_grad,
+    kernel_grad,
+    loss_and_grad,
+    loss_and_grad_with,
+)
 from convcli.grad.losses import LOSSES, loss_value_and_grad
 
 __all__ = [
@@ -34,11 +42,14 @@ __all__ = [
     "GradCheck",
     "GradResult",
     "check_gradients",
+    "check_gradients_with",
     "fit_kernel",
+    "fit_kernel_with",
     "input_grad",
     "kernel_grad",
     "load_unit_image",
     "loss_and_grad",
+    "loss_and_grad_with",
     "loss_value_and_grad",
     "save_input_grad",
     "save_kernel_grad",

@@ -23,7 +23,7 @@ from convcli.grad.losses import (
 from convcli.grad.problem import _problem
 from convcli.shapes import PaddingSpec, Pair
 
-__all__ = ["CHECK_RTOL", "GradCheck", "check_gradients"]
+__all__ = ["CHECK_RTOL", "GradCheck", "check_gradients", "check_gradients_with"]
 
 #: Relative tolerance of :func:`check_gradients` (on top of a rounding-noise floor).
 CHECK_RTOL = 1e-6
@@ -287,6 +287,34 @@ def check_gradients(
         anchor=anchor,
         flip=flip,
     )
+    return check_gradients_with(
+        x,
+        w,
+        target,
+        opts,
+        loss=loss,
+        n_pixels=n_pixels,
+        seed=seed,
+        eps=eps,
+        rtol=rtol,
+        threads=threads,
+    )
+
+
+def check_gradients_with(
+    x: npt.ArrayLike,
+    w: npt.ArrayLike,
+    target: npt.ArrayLike | None,
+    opts: ConvOptions,
+    *,
+    loss: str = "mse",
+    n_pixels: int = 64,
+    seed: int = 0,
+    eps: float = 1e-6,
+    rtol: float = CHECK_RTOL,
+    threads: int | None = None,
+) -> GradCheck:
+    """:func:`check_gradients` with the geometry options as one :class:`ConvOptions`."""
     name = _check_loss(loss)
     _check_probe_options(n_pixels, eps, rtol)
     check_image(x)

@@ -19,7 +19,7 @@ from convcli.grad.problem import _Problem, _problem
 from convcli.parsing import one_of
 from convcli.shapes import PaddingSpec, as_pair
 
-__all__ = ["FIT_METHODS", "FitResult", "fit_kernel"]
+__all__ = ["FIT_METHODS", "FitResult", "fit_kernel", "fit_kernel_with"]
 
 #: Methods accepted by :func:`fit_kernel`.
 FIT_METHODS = ("lstsq", "gd")
@@ -285,6 +285,44 @@ def fit_kernel(
     True
     """
     opts = ConvOptions(padding=padding, border=border, cval=cval, stride=stride, dilation=dilation)
+    return fit_kernel_with(
+        x,
+        target,
+        size,
+        opts,
+        method=method,
+        depthwise=depthwise,
+        steps=steps,
+        lr=lr,
+        seed=seed,
+        callback=callback,
+        tile_rows=tile_rows,
+        threads=threads,
+    )
+
+
+def fit_kernel_with(
+    x: npt.ArrayLike,
+    target: npt.ArrayLike,
+    size: int | Sequence[int],
+    opts: ConvOptions,
+    *,
+    method: str = "lstsq",
+    depthwise: bool = True,
+    steps: int = 500,
+    lr: float = 0.01,
+    seed: int = 0,
+    callback: Callable[[int, float], object] | None = None,
+    tile_rows: int | None = None,
+    threads: int | None = None,
+) -> FitResult:
+    """:func:`fit_kernel` with the geometry options as one :class:`ConvOptions`.
+
+    ``anchor`` and ``flip`` are ignored: the fitted kernel is in correlation
+    orientation, anchored at ``k // 2``.
+    """
+    if opts.anchor is not None or opts.flip:
+        opts = opts.replace(anchor=None, flip=False)
     name = _check_method(method)
     kh, kw = as_pair(size, "size")
     img = check_image(x)

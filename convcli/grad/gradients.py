@@ -22,7 +22,7 @@ from convcli.grad.losses import _check_loss, loss_value_and_grad
 from convcli.grad.problem import _problem
 from convcli.shapes import PaddingSpec, Pair
 
-__all__ = ["GradResult", "input_grad", "kernel_grad", "loss_and_grad"]
+__all__ = ["GradResult", "input_grad", "kernel_grad", "loss_and_grad", "loss_and_grad_with"]
 
 
 def kernel_grad(
@@ -234,6 +234,23 @@ def loss_and_grad(
         anchor=anchor,
         flip=flip,
     )
+    return loss_and_grad_with(
+        x, w, target, opts, loss=loss, with_input_grad=with_input_grad, dtype=dtype, threads=threads
+    )
+
+
+def loss_and_grad_with(
+    x: npt.ArrayLike,
+    w: npt.ArrayLike,
+    target: npt.ArrayLike | None,
+    opts: ConvOptions,
+    *,
+    loss: str = "mse",
+    with_input_grad: bool = False,
+    dtype: npt.DTypeLike = np.float64,
+    threads: int | None = None,
+) -> GradResult:
+    """:func:`loss_and_grad` with the geometry options as one :class:`ConvOptions`."""
     name = _check_loss(loss)
     prob = _problem(x, w, opts, dtype=dtype, threads=threads)
     y = prob.shaped(prob.forward())
