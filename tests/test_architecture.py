@@ -107,7 +107,57 @@ def test_pillow_only_in_the_images_package():
     assert offenders == []
 
 
-STDLIB_ONLY = ("convcli.presets", "convcli.config", "convcli.errors", "convcli.atomic")
+STDLIB_ONLY = (
+    "convcli.presets",
+    "convcli.config",
+    "convcli.errors",
+    "convcli.atomic",
+    "convcli.parsing",
+    "convcli.shapes",
+    "convcli.layers",
+)
+
+#: The layers of docs/architecture.md, bottom first: a module may import its own layer (the
+#: cycle test keeps that acyclic) and the layers below, nothing above.  ``convcli`` itself
+#: (the lazy public facade) is left out: it names the public functions of every layer.
+LAYERS = (
+    ("convcli.errors", "convcli.config", "convcli.atomic", "convcli.parsing", "convcli.presets"),
+    ("convcli.shapes", "convcli.layers"),
+    ("convcli.array_types", "convcli.borders", "convcli.conv_options"),
+    ("convcli.engine", "convcli.kernelspec"),
+    ("convcli.images", "convcli.filters"),
+    ("convcli.grad",),
+    ("convcli.runner",),
+    ("convcli.cli", "convcli.__main__"),
+)
+
+
+def _unit(module: str) -> str:
+    """The package (or top-level module) a module belongs to: ``convcli.engine.api`` -> engine."""
+    return ".".join(module.split(".")[:2])
+
+
+def _layer(module: str) -> int:
+    unit = _unit(module)
+    for i, names in enumerate(LAYERS):
+        if unit in names:
+            return i
+    pytest.fail(f"{module} is in no layer of docs/architecture.md")
+
+
+def test_every_module_has_a_layer_and_imports_point_down():
+    upward = []
+    for name, deps in GRAPH.items():
+        if name == "convcli":
+            continue
+        for dep in deps:
+            if dep == "convcli" and name.startswith("convcli.cli"):
+                continue  # the version string
+            if _unit(dep) == _unit(name):
+                continue
+            if dep == "convcli" or _layer(dep) > _layer(name):
+                upward.append(f"{name} -> {dep}")
+    assert upward == []
 
 
 def test_stdlib_only_modules_import_no_numpy():
