@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from convcli.errors import ImageError, os_detail
+from convcli.errors import ConvCliError, ImageError, error_detail, os_detail
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "write_failures"]
 
 
 @contextmanager
@@ -110,3 +110,20 @@ def _write_failure(name: str, exc: OSError) -> str:
         return f"cannot write {name}: permission denied"
     detail = os_detail(exc)
     return f"cannot write {name}: {detail}"
+
+
+@contextmanager
+def write_failures(name: str) -> Iterator[None]:
+    """Turn any failure inside the block that is not a ConvCliError into one ImageError.
+
+    The message is ``cannot write NAME: <what went wrong>``, as for the
+    failures of :func:`atomic_write` itself; errors convcli raised on purpose
+    pass through unchanged.
+    """
+    try:
+        yield
+    except ConvCliError:
+        raise
+    except Exception as exc:
+        msg = f"cannot write {name}: {error_detail(exc)}"
+        raise ImageError(msg) from exc

@@ -18,8 +18,8 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image, ImageOps
 
-from convcli.atomic import atomic_write
-from convcli.errors import ConvCliError, ImageError, OptionError, error_detail
+from convcli.atomic import atomic_write, write_failures
+from convcli.errors import ConvCliError, ImageError, OptionError
 from convcli.images.formats import animation_format
 from convcli.images.inputs import (
     check_input_file,
@@ -220,14 +220,8 @@ def save_animation(
     params = _animation_params(images, durations, loop, kind, quality)
     if kind != "WEBP":
         notes.append(f"GIF holds at most 256 colours per frame; {name} is quantized")
-    try:
+    with write_failures(name):
         _write_animation(stream, name, kind, images[0], params)
-    except ConvCliError:
-        raise
-    except Exception as exc:
-        detail = error_detail(exc)
-        msg = f"cannot write {name}: {detail}"
-        raise ImageError(msg) from exc
     return notes
 
 

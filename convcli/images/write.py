@@ -19,8 +19,8 @@ import numpy.typing as npt
 from PIL import features
 
 from convcli import config
-from convcli.atomic import atomic_write
-from convcli.errors import ConvCliError, ImageError, OptionError, error_detail
+from convcli.atomic import atomic_write, write_failures
+from convcli.errors import ImageError, OptionError, error_detail
 from convcli.images.formats import (
     DEFAULT_QUALITY,
     MODE_BY_CHANNELS,
@@ -163,27 +163,15 @@ def save_image(
     if fmt == "PNG":
         savable = savable_array(array, name, fmt, max_value, notes)
         level = _check_compress_level(compress_level)
-        try:
+        with write_failures(name):
             with atomic_write(name) as tmp, open(tmp, "wb") as f:
                 _write_png(f, savable, name, level, info or {}, notes)
-        except ConvCliError:
-            raise
-        except Exception as exc:
-            detail = error_detail(exc)
-            msg = f"cannot write {name}: {detail}"
-            raise ImageError(msg) from exc
         return notes
     image = to_pillow(array, name, fmt, max_value, notes)
     params = _save_params(image.mode, name, fmt, quality, info or {}, notes)
-    try:
+    with write_failures(name):
         with atomic_write(name) as tmp:
             image.save(tmp, format=fmt, **params)
-    except ConvCliError:
-        raise
-    except Exception as exc:
-        detail = error_detail(exc)
-        msg = f"cannot write {name}: {detail}"
-        raise ImageError(msg) from exc
     return notes
 
 
