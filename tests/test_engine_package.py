@@ -50,6 +50,32 @@ def test_run_jobs_passes_a_job_error_on():
         run_jobs(fail_on_three, list(range(6)), 2)
 
 
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_blas_runs_single_threaded_inside_the_pool_and_is_restored_after():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(3, user_api="blas"):  # a known setting to restore
+        before = _blas_threads()
+        assert before and all(n == 3 for n in before)
+        inside = run_jobs(lambda _j: _blas_threads(), list(range(4)), 2)
+        assert all(n == 1 for seen in inside for n in seen)
+        # one job with two threads: BLAS may use both, never more than asked
+        alone = run_jobs(lambda _j: _blas_threads(), [0], 2)
+        assert alone == [[2] * len(before)]
+        nested = list(
+            iter_jobs(lambda _j: run_jobs(lambda _k: _blas_threads(), [0, 1], 2), [0, 1], 2)
+        )
+        assert all(n == 1 for outer in nested for seen in outer for n in seen)
+        assert _blas_threads() == before
+    with threadpool_limits(1, user_api="blas"):  # never raised above the caller's own cap
+        assert run_jobs(lambda _j: _blas_threads(), [0], 4) == [[1] * len(before)]
+
+
 @pytest.mark.parametrize(("threads", "ahead"), [(2, None), (2, 1), (3, 4), (1, None)])
 def test_iter_jobs_yields_in_order_with_a_bounded_number_ahead(threads, ahead):
     started: list[int] = []
