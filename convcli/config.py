@@ -91,10 +91,11 @@ BAND_BYTES = 4 << 20
 
 # --- gradients -----------------------------------------------------------------------------
 
-#: Target size of one strip of ``grad_out`` in the backward pass, in bytes.  Larger
-#: than the forward's strips: a tap's work per strip is only a copy and a dot product,
-#: so per-call overhead dominates small strips (4K RGB float32, 2 cores: 15x15 kernel
-#: gradient 3.1 s with 192 KB strips, 1.2 s with 1 MB).
+#: Target size of one strip of ``grad_out`` in the strided input gradient (scatter-adds
+#: tap by tap), in bytes.  Larger than the forward's strips: a tap's work per strip is
+#: one product and an add, so per-call overhead dominates small strips (4K RGB float32,
+#: 2 cores, when the kernel gradient ran this way too: 15x15 3.1 s with 192 KB strips,
+#: 1.2 s with 1 MB).
 GRAD_STRIP_BYTES = 1024 * 1024
 
 #: Upper bound on the size of one im2col tile when fitting a kernel (bytes).

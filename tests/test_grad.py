@@ -182,6 +182,79 @@ def test_adjoint_identities(case):
     assert np.vdot(g, y0) == pytest.approx(np.vdot(gx, case["x"]), rel=1e-10, abs=1e-9)
 
 
+def _test_kernel(kind: str, size: int, r: np.random.Generator) -> np.ndarray:
+    if kind == "gauss":
+        v = np.exp(-0.5 * (np.arange(size) - size // 2) ** 2 / (size / 5) ** 2)
+        return np.outer(v, v)
+    if kind == "box":
+        return np.full((size, size), 1.0 / size**2)
+    return r.normal(size=(size, size))
+
+
+@pytest.mark.parametrize(
+    ("kind", "size", "dilation"),
+    [
+        ("random", 3, 1),
+        ("random", 5, 2),
+        ("gauss", 9, 1),  # low rank: separable
+        ("box", 7, 1),
+        ("random", 17, 1),
+        ("random", 31, 1),  # wider than half the image: fft for both gradients
+        ("gauss", 61, 1),  # larger than the image
+    ],
+)
+def test_planned_backward_matches_scipy_references(monkeypatch, kind, size, dilation):
+    """Both gradients against scipy.signal (zero border), whichever method the planner picks."""
+    signal = pytest.importorskip("scipy.signal")
+    import convcli.engine.api
+    import convcli.engine.weights
+
+    r = np.random.default_rng(size)
+    x, g = r.uniform(size=(40, 52, 3)), r.normal(size=(40, 52, 3))
+    w = _test_kernel(kind, size, r)
+    plans: list[str] = []
+    real_plan = convcli.engine.api.plan_correlation
+    monkeypatch.setattr(
+        convcli.engine.api,
+        "plan_correlation",
+        lambda *a, **k: plans.append(real_plan(*a, **k).method) or real_plan(*a, **k),
+    )
+    opts = {"border": "constant", "dilation": dilation}
+    (t, b), (left, right) = same_pads(size, size, (dilation, dilation))
+    xpad = np.pad(x, ((t, b), (left, right), (0, 0)))
+    d = dilation
+    want_k = sum(
+        signal.correlate(xpad[:, :, c], g[:, :, c], mode="valid")[::d, ::d] for c in range(3)
+    )
+    wd = np.zeros(((size - 1) * d + 1,) * 2)
+    wd[::d, ::d] = w
+    full = np.stack([signal.convolve(g[:, :, c], wd, mode="full") for c in range(3)], axis=2)
+    want_x = full[t : t + 40, left : left + 52]
+    got_x = input_grad(x, w, g, **opts)
+    np.testing.assert_allclose(got_x, want_x, rtol=1e-9, atol=1e-9 * np.abs(want_x).max())
+    assert plans  # the input gradient went through the planner
+    got_k = kernel_grad(x, w, g, **opts)
+    np.testing.assert_allclose(got_k, want_k, rtol=1e-9, atol=1e-9 * np.abs(want_k).max())
+    for method in ("gemm", "fft") if dilation == 1 else ("gemm",):
+        monkeypatch.setattr(
+            convcli.engine.weights, "weight_grad_costs", lambda *_a, m=method: {m: 0.0}
+        )
+        got_k = kernel_grad(x, w, g, **opts)
+        np.testing.assert_allclose(got_k, want_k, rtol=1e-9, atol=1e-9 * np.abs(want_k).max())
+
+
+def test_planned_backward_methods_are_chosen_by_cost():
+    from convcli.engine.weights import weight_grad_costs
+    from convcli.shapes import make_geometry
+
+    small = make_geometry((1080, 1920), (5, 5))
+    large = make_geometry((1080, 1920), (41, 41))
+    hp = (1084, 1924, 3)
+    assert min(weight_grad_costs(hp, small).items(), key=lambda kv: kv[1])[0] == "gemm"
+    assert min(weight_grad_costs((1120, 1960, 3), large).items(), key=lambda kv: kv[1])[0] == "fft"
+    assert "fft" not in weight_grad_costs(hp, make_geometry((1080, 1920), (5, 5), stride=2))
+
+
 @pytest.mark.parametrize(
     ("kshape", "stride", "dilation", "border"),
     [

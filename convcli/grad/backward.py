@@ -25,12 +25,14 @@ gradients are:
   padded cell back to the pixel it was copied from (``reflect``, ``mirror``,
   ``nearest``, ``wrap``) or drops it (``constant``).
 
-Both are computed tap by tap: for each of the ``kh * kw`` taps, one
-vectorised dot product / matrix product (kernel gradient) or one scaled
-scatter-add into a strided slice (input gradient) over a strip of output
-rows, so no Python loop ever runs over pixels.  Slices of one tap never
-overlap, so ``+=`` on a strided view is exact.  Strips run on a thread pool
-like the forward pass.
+Both go through the engine: the kernel gradient by
+:mod:`convcli.engine.weights` (blocked matrix products, or FFT for large
+kernels, by cost); the input gradient at stride 1 as the engine's planned
+correlation of ``g`` (zero "full" padding) with the flipped kernel, so the
+planner picks einsum, gemm, separable, box or FFT as for a forward pass.  At
+a stride above 1 the input gradient is one scaled scatter-add per tap into a
+strided slice over strips of output rows (only the samples the stride kept);
+slices of one tap never overlap, so ``+=`` on a strided view is exact.
 
 ``flip=True`` means the forward was :func:`convcli.engine.convolve`: the
 kernel is flipped (with its anchor, as in :func:`convcli.engine.flip_kernel`)
@@ -46,8 +48,11 @@ from convcli import config
 from convcli.array_types import F64Array, FloatArray
 from convcli.borders import fold_padding
 from convcli.config import default_threads
+from convcli.conv_options import ConvOptions
+from convcli.engine import correlate_with
 from convcli.engine.direct import nonzero_taps
 from convcli.engine.parallel import run_jobs
+from convcli.engine.weights import weight_grad, weight_grad_pairs
 from convcli.grad.problem import _Problem
 from convcli.shapes import Geometry
 
@@ -64,62 +69,46 @@ def _strips(geom: Geometry, channels: int, itemsize: int) -> list[tuple[int, int
 
 
 def _kernel_grad_padded(prob: _Problem, g: FloatArray) -> F64Array:
-    """dL/dw in forward orientation, shape ``(kh, kw)`` or ``(O, C, kh, kw)``."""
-    xp, geom = prob.xp, prob.geom
-    c = xp.shape[2]
-    o = g.shape[2]
-    kh, kw = geom.kernel_hw
-    ow = geom.out_hw[1]
-    dt = xp.dtype
-
-    # Few (o, c) pairs: one BLAS dot per pair on channel-planar copies beats a
-    # (o, N) @ (N, c) product with a long inner dimension by 2-3x.
-    pairwise = o * c <= 16
-
-    def run_strip(bounds: tuple[int, int]) -> F64Array:
-        r0, r1 = bounds
-        n = (r1 - r0) * ow
-        gs = g[r0:r1]
-        if prob.depthwise:
-            tmp = np.empty((r1 - r0, ow, c), dtype=dt)
-            gflat = gs.reshape(-1)
-            tflat = tmp.reshape(-1)
-            part = np.empty((kh, kw), dtype=np.float64)
-        else:
-            tmp = np.empty((c, r1 - r0, ow), dtype=dt)
-            tplanar = tmp.reshape(c, n)
-            gplanar = np.ascontiguousarray(gs.reshape(n, o).T)
-            part = np.empty((kh, kw, o, c), dtype=np.float64)
-        for p in range(kh):
-            for q in range(kw):
-                rs, cs = geom.tap_slices(p, q, r0, r1)
-                src = xp[rs, cs]
-                # a contiguous copy lets BLAS do the reduction; it stays in cache
-                if prob.depthwise:
-                    np.copyto(tmp, src)
-                    part[p, q] = np.dot(gflat, tflat)
-                    continue
-                np.copyto(tmp, src.transpose(2, 0, 1))
-                if pairwise:
-                    for oo in range(o):
-                        for cc in range(c):
-                            part[p, q, oo, cc] = np.dot(gplanar[oo], tplanar[cc])
-                else:
-                    part[p, q] = gplanar @ tplanar.T
-        return part
-
-    strips = _strips(geom, max(c, o), dt.itemsize)
-    parts = run_jobs(run_strip, strips, prob.threads or default_threads())
-    total = parts[0].copy()
-    for part in parts[1:]:
-        total += part
+    """dL/dw in forward orientation, shape ``(kh, kw)``, ``(C, kh, kw)`` or ``(O, C, kh, kw)``."""
+    threads = prob.threads or default_threads()
     if prob.depthwise:
-        return total
-    return np.ascontiguousarray(total.transpose(2, 3, 0, 1))
+        return weight_grad(prob.xp, g, prob.geom, threads)
+    return weight_grad_pairs(prob.xp, g, prob.geom, threads)
 
 
 def _input_grad_padded(prob: _Problem, g: FloatArray) -> FloatArray:
     """dL/dx, shape ``(H, W, C)``, in the working dtype."""
+    if prob.geom.stride != (1, 1):
+        return _input_grad_taps(prob, g)
+    gp = _padded_input_grad_planned(prob, g)
+    hw = (prob.x_shape[0], prob.x_shape[1])
+    geom = prob.geom
+    return fold_padding(gp, hw, geom.pad_rows, geom.pad_cols, border=prob.opts.border)
+
+
+def _padded_input_grad_planned(prob: _Problem, g: FloatArray) -> FloatArray:
+    """dL/dxpad at stride 1: a correlation, planned by the engine, of ``g`` with the flipped kernel.
+
+    ``dxpad[a, b] = sum_{p,q} g[a - p*D, b - q*D] w[p, q]`` is the valid
+    correlation of ``g`` zero-padded by ``(k - 1) * D`` on every side with the
+    kernel flipped (and, for channel-mixing kernels, its channel axes swapped).
+    """
+    geom = prob.geom
+    k = prob.kernel
+    if k.ndim == 3:
+        k = k[None]  # (1, C, kh, kw): one output channel
+    if k.ndim == 4:
+        k = k.transpose(1, 0, 2, 3)
+    k = np.ascontiguousarray(k[..., ::-1, ::-1])
+    # "full" padding with zeros is (k - 1) * D on every side; at stride 1 the result
+    # has exactly the padded image's shape, (H' + (kh - 1) * D, W' + (kw - 1) * D)
+    back = ConvOptions(padding="full", border="constant", dilation=geom.dilation)
+    gp = correlate_with(g, k, back, dtype=prob.xp.dtype, threads=prob.threads)
+    return gp.reshape(prob.xp.shape)
+
+
+def _input_grad_taps(prob: _Problem, g: FloatArray) -> FloatArray:
+    """dL/dx by scatter-adds, tap by tap (strided forwards: only the samples a stride keeps)."""
     xp, geom = prob.xp, prob.geom
     hp, wp, c = xp.shape
     o = g.shape[2]
