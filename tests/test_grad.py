@@ -610,6 +610,40 @@ def test_gd_converges_to_the_known_kernel(rng):
     assert fit.loss < fit.history[0] * 1e-6
 
 
+def _smooth_photo(rng, shape=(48, 56, 3)):
+    """A correlated, photo-like image (smoothed noise, edges): an ill-conditioned fit."""
+    x = correlate(rng.uniform(size=shape), np.ones((5, 5)) / 25, dtype=np.float64)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return x + 0.5 * ((xx // 12 + yy // 12) % 2)[:, :, None]
+
+
+@pytest.mark.parametrize("case", ["identity", "gaussian", "full"])
+def test_gd_at_its_defaults_reaches_the_least_squares_loss_and_stops_early(rng, case):
+    x = _smooth_photo(rng, (24, 28, 3) if case == "full" else (48, 56, 3))
+    g = np.exp(-0.5 * (np.arange(7) - 3.0) ** 2 / 1.5**2)
+    size, depthwise = {"identity": (3, True), "gaussian": (5, True), "full": (3, False)}[case]
+    if case == "identity":
+        t = x
+    elif case == "gaussian":  # a 7x7 blur fitted by a 5x5 kernel, quantised to 8 bits
+        t = np.round(correlate(x, np.outer(g, g) / g.sum() ** 2, dtype=np.float64) * 255) / 255
+    else:
+        t = correlate(x, rng.normal(size=(2, 3, 3, 3)), dtype=np.float64)
+    exact = fit_kernel(x, t, size, depthwise=depthwise)
+    calls: list[tuple[int, float]] = []
+    fit = fit_kernel(
+        x, t, size, method="gd", depthwise=depthwise, callback=lambda s, v: calls.append((s, v))
+    )
+    assert fit.loss <= 2 * exact.loss + 1e-14
+    assert fit.steps == len(fit.history) == len(calls) < 500  # stopped early
+    assert [v for _, v in calls] == fit.history
+    slack = 1e-12 * fit.history[0]  # rounding, once the loss is near zero
+    assert all(b <= a + slack for a, b in zip(fit.history, fit.history[1:], strict=False))
+    if case == "identity":
+        centre = np.zeros((3, 3))
+        centre[1, 1] = 1.0
+        np.testing.assert_allclose(fit.kernel, centre, atol=1e-6)
+
+
 def test_gd_full_kernel(rng):
     x = rng.uniform(size=(12, 12, 2))
     w = rng.normal(scale=0.3, size=(1, 2, 3, 3))

@@ -26,7 +26,7 @@ EPILOG = """Examples:
 
   convcli fit card.png blurred.npy --size 11 -o learned.toml
 
-  convcli fit card.png blurred.npy --size 5 --method gd --steps 300 --lr 0.02
+  convcli fit card.png blurred.npy --size 5 --method gd
 
   convcli filter card.png -k learned.toml -o again.png
 """
@@ -37,9 +37,19 @@ FitInput = Annotated[str, typer.Argument(metavar="INPUT", help="Input image (or 
 FitTarget = Annotated[str, typer.Argument(metavar="TARGET", help="Target image (or .npy).")]
 Size = Annotated[str, typer.Option("--size", metavar="K", help="Kernel size K or KHxKW.")]
 Method = Annotated[str, typer.Option("--method", metavar="METHOD", help="lstsq or gd.")]
-Steps = Annotated[int, typer.Option("--steps", metavar="N", min=1, help="Steps for gd.")]
+Steps = Annotated[
+    int,
+    typer.Option(
+        "--steps", metavar="N", min=1, help="Most steps for gd (it stops when converged)."
+    ),
+]
 LearningRate = Annotated[
-    float, typer.Option("--lr", metavar="LR", help="Adam learning rate for gd.")
+    float | None,
+    typer.Option(
+        "--lr",
+        metavar="LR",
+        help="Run gd as Adam at this learning rate (default: line-searched conjugate descent).",
+    ),
 ]
 Seed = Annotated[int, typer.Option("--seed", metavar="N", help="Random start for gd.")]
 Full = Annotated[
@@ -76,7 +86,7 @@ def fit_command(
     size: Size,
     method: Method = "lstsq",
     steps: Steps = 500,
-    lr: LearningRate = 0.01,
+    lr: LearningRate = None,
     seed: Seed = 0,
     full: Full = False,
     output: PresetOutput = None,
@@ -85,7 +95,7 @@ def fit_command(
     max_pixels: MaxPixels = None,
     json_output: Json = False,
 ) -> None:
-    """Find the kernel that best maps INPUT to TARGET (least squares or Adam)."""
+    """Find the kernel that best maps INPUT to TARGET (least squares or gradient descent)."""
     from convcli.conv_options import ConvOptions
     from convcli.grad import FIT_METHODS, load_unit_image
     from convcli.layers import parse_size
@@ -131,7 +141,7 @@ class FitSettings(NamedTuple):
     method: str
     depthwise: bool
     steps: int
-    lr: float
+    lr: float | None
     seed: int
 
 
