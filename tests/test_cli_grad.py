@@ -169,6 +169,22 @@ def test_grad_check_passes_and_prints(capsys, pair):
     assert "dL/dw" in out
 
 
+def test_grad_uses_the_colours_of_an_rgba_input_with_a_note(capsys, pair, tmp_path):
+    xp, tp, _, _ = pair
+    rgb = np.asarray(Image.open(xp).convert("RGB"))
+    alpha = np.full(rgb.shape[:2] + (1,), 77, np.uint8)
+    Image.fromarray(np.concatenate([rgb, alpha], axis=2), "RGBA").save(tmp_path / "a.png")
+    code, out, err = cli(
+        capsys, "grad", tmp_path / "a.png", "-k", "sharpen", "--target", tp, "--json"
+    )
+    assert code == 0, err
+    assert "alpha channel" in err
+    code, plain, err2 = cli(capsys, "grad", xp, "-k", "sharpen", "--target", tp, "--json")
+    assert code == 0, err2
+    assert "alpha" not in err2
+    assert json.loads(out)["kernel_grad"] == json.loads(plain)["kernel_grad"]
+
+
 def test_grad_check_fails_on_a_wrong_gradient(capsys, pair, monkeypatch):
     xp, tp, _, _ = pair
     real = convcli.grad.backward._kernel_grad_padded

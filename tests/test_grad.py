@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 import convcli
 import convcli.config
 import convcli.grad.check
+from convcli.conv_options import ConvOptions
 from convcli.engine import convolve, correlate
 from convcli.errors import OptionError, ShapeError, UsageError
 from convcli.grad import (
     LOSSES,
     check_gradients,
+    check_gradients_with,
     fit_kernel,
     input_grad,
     kernel_grad,
@@ -545,7 +547,39 @@ def test_check_gradients_detects_a_wrong_gradient(monkeypatch, which, rng):
     assert res.max_rel_err > 1e-5
 
 
+def test_check_gradients_probes_a_bounded_sample_of_a_large_kernel(monkeypatch, rng):
+    forwards: list[int] = []
+    real = convcli.grad.check._forward
+
+    def counting(*args):
+        fwd = real(*args)
+        return lambda xx, ww: forwards.append(1) or fwd(xx, ww)
+
+    monkeypatch.setattr(convcli.grad.check, "_forward", counting)
+    x, w, t = (
+        rng.uniform(size=(30, 30, 2)),
+        rng.normal(size=(15, 15)),
+        rng.uniform(size=(30, 30, 2)),
+    )
+    stages: list[tuple[str, float]] = []
+    res = check_gradients_with(
+        x, w, t, ConvOptions(), n_weights=10, n_pixels=7, progress=lambda *a: stages.append(a)
+    )
+    assert res.ok
+    assert (res.n_kernel, res.kernel_size, res.n_pixels, res.image_size) == (10, 225, 7, 1800)
+    # y0 and the noise estimate's |x| (*) |w|, then two forwards per probe
+    assert len(forwards) == 2 + 2 * (10 + 7)
+    assert len(stages) == 17
+    assert [f for _, f in stages] == sorted(f for _, f in stages)
+    # a wrong gradient in a single entry is seen when every entry is probed
+    res_all = check_gradients(x, w, t, n_weights=225, n_pixels=0)
+    assert res_all.ok
+    assert res_all.n_kernel == 225
+
+
 def test_check_gradients_validates_its_options():
+    with pytest.raises(OptionError, match="n_weights"):
+        check_gradients(np.ones((3, 3)), np.ones((1, 1)), loss="sum", n_weights=-1)
     with pytest.raises(OptionError, match="n_pixels"):
         check_gradients(np.ones((3, 3)), np.ones((1, 1)), loss="sum", n_pixels=-1)
     with pytest.raises(OptionError, match="eps"):

@@ -31,6 +31,7 @@ PUBLIC = {
     "fit_kernel_with",
     "input_grad",
     "kernel_grad",
+    "load_unit_colours",
     "load_unit_image",
     "loss_and_grad",
     "loss_and_grad_with",

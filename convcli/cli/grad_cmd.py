@@ -30,6 +30,7 @@ from convcli.cli.output import (
     print_weights,
     shape_text,
 )
+from convcli.cli.progress import SlowWorkBar
 from convcli.errors import OptionError
 
 if TYPE_CHECKING:
@@ -98,7 +99,6 @@ def grad_command(
     from convcli.conv_options import ConvOptions
     from convcli.grad import (
         check_gradients_with,
-        load_unit_image,
         loss_and_grad_with,
         save_input_grad,
         save_kernel_grad,
@@ -110,8 +110,10 @@ def grad_command(
     loss = _check_grad_options(loss, target, save_input)
     k = load_kernel(kernel).transformed(normalize=normalize, scale=scale)
     w = k.effective_weights
-    x, full_scale = load_unit_image(input_path, max_pixels)
-    t = load_unit_image(target, max_pixels)[0] if target is not None and loss != "sum" else None
+    x, full_scale = _load_colours(input_path, max_pixels)
+    t = None
+    if target is not None and loss != "sum":
+        t = _load_colours(target, max_pixels)[0]
     opts = ConvOptions(
         padding=parse_padding(padding),
         border=border,
@@ -121,10 +123,23 @@ def grad_command(
         anchor=k.anchor,
         flip=convolve,
     )
-    res = loss_and_grad_with(
-        x, w, t, opts, loss=loss, with_input_grad=bool(save_input), threads=threads
-    )
-    checked = check_gradients_with(x, w, t, opts, loss=loss, threads=threads) if check else None
+    bar = SlowWorkBar(err_console())
+    try:
+        res = loss_and_grad_with(
+            x,
+            w,
+            t,
+            opts,
+            loss=loss,
+            with_input_grad=bool(save_input),
+            threads=threads,
+            progress=bar,
+        )
+        checked = None
+        if check:
+            checked = check_gradients_with(x, w, t, opts, loss=loss, threads=threads, progress=bar)
+    finally:
+        bar.close()
     if save_kernel:
         save_kernel_grad(Path(save_kernel), res.kernel_grad)
     if save_input and res.input_grad is not None:
@@ -137,6 +152,19 @@ def grad_command(
         message = "analytic and finite-difference gradients disagree beyond tolerance"
         err_console().print(error_line(message), markup=False)
         raise typer.Exit(1)
+
+
+def _load_colours(path: str, max_pixels: int | None) -> tuple[npt.NDArray[np.float64], float]:
+    """An image in [0, 1] without its alpha channel (with a note on stderr when it had one)."""
+    from convcli.grad import load_unit_colours
+
+    pixels, full_scale, dropped = load_unit_colours(path, max_pixels)
+    if dropped:
+        err_console().print(
+            f"note: {path} has an alpha channel; grad uses its colour channels only",
+            markup=False,
+        )
+    return pixels, full_scale
 
 
 def _check_grad_options(loss: str, target: str | None, save_input: str | None) -> str:
@@ -165,6 +193,8 @@ def _grad_doc(
             "ok": checked.ok,
             "n_kernel": checked.n_kernel,
             "n_pixels": checked.n_pixels,
+            "kernel_size": checked.kernel_size,
+            "image_size": checked.image_size,
         }
     return {
         "loss_name": loss,
@@ -196,7 +226,8 @@ def _print_grad(
     if checked is not None:
         verdict = "[green]ok[/]" if checked.ok else "[red]MISMATCH[/]"
         console.print(
-            f"finite-difference check ({checked.n_kernel} kernel entries, "
-            f"{checked.n_pixels} pixels): max abs err {checked.max_abs_err:.3g}, "
+            f"finite-difference check ({checked.n_kernel} of {checked.kernel_size} kernel"
+            f" entries, {checked.n_pixels} of {checked.image_size} pixel values): max abs err"
+            f" {checked.max_abs_err:.3g}, "
             f"max rel err {checked.max_rel_err:.3g}  {verdict}"
         )

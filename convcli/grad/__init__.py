@@ -9,9 +9,9 @@ Public (re-exported here):
 * :func:`check_gradients`, its :class:`GradCheck` and its default tolerance
   :data:`CHECK_RTOL` (:mod:`convcli.grad.check`);
 * :func:`fit_kernel`, :data:`FIT_METHODS` and :class:`FitResult` (:mod:`convcli.grad.fit`);
-* :func:`load_unit_image`, :func:`unit_value`, :func:`save_input_grad` and
-  :func:`save_kernel_grad`: images and gradients on disk in the [0, 1] units
-  of the ``grad`` and ``fit`` commands (:mod:`convcli.grad.files`).
+* :func:`load_unit_image`, :func:`load_unit_colours`, :func:`unit_value`,
+  :func:`save_input_grad` and :func:`save_kernel_grad`: images and gradients on disk in
+  the [0, 1] units of the ``grad`` and ``fit`` commands (:mod:`convcli.grad.files`).
 
 Everything else in the package's modules is internal.  The gradient
 functions take the geometry options of :func:`convcli.correlate` as keyword
@@ -23,7 +23,13 @@ arguments and check them once, as one :class:`convcli.conv_options.ConvOptions`;
 from __future__ import annotations
 
 from convcli.grad.check import CHECK_RTOL, GradCheck, check_gradients, check_gradients_with
-from convcli.grad.files import load_unit_image, save_input_grad, save_kernel_grad, unit_value
+from convcli.grad.files import (
+    load_unit_colours,
+    load_unit_image,
+    save_input_grad,
+    save_kernel_grad,
+    unit_value,
+)
 from convcli.grad.fit import FIT_METHODS, FitResult, fit_kernel, fit_kernel_with
 from convcli.grad.gradients import (
     GradResult,
@@ -47,6 +53,7 @@ __all__ = [
     "fit_kernel_with",
     "input_grad",
     "kernel_grad",
+    "load_unit_colours",
     "load_unit_image",
     "loss_and_grad",
     "loss_and_grad_with",

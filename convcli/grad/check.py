@@ -52,9 +52,11 @@ class GradCheck:
         Every checked entry is within ``rtol * max(|analytic|, |numerical|) + noise``;
         then ``max_rel_err <= 2 * rtol``.
     n_kernel : int
-        Kernel entries checked (all of them).
+        Kernel entries checked (all of them, up to ``n_weights``).
     n_pixels : int
         Input values ``x[i, j, c]`` checked.
+    kernel_size, image_size : int
+        Entries of the kernel and values of the image, of which those were drawn.
     n_kinks : int
         Probes in which some output crossed an ``l1`` kink (see :func:`check_gradients`).
     rtol : float
@@ -68,6 +70,8 @@ class GradCheck:
     n_pixels: int
     n_kinks: int = 0
     rtol: float = CHECK_RTOL
+    kernel_size: int = 0
+    image_size: int = 0
 
 
 @dataclass
@@ -165,11 +169,12 @@ class _Probe:
         return numeric, noise
 
 
-def _check_probe_options(n_pixels: int, eps: float, rtol: float) -> None:
+def _check_probe_options(n_pixels: int, n_weights: int, eps: float, rtol: float) -> None:
     """Check the finite-difference settings of :func:`check_gradients`."""
-    if isinstance(n_pixels, bool) or not isinstance(n_pixels, int) or n_pixels < 0:
-        msg = f"`n_pixels` must be a non-negative integer; got {n_pixels!r}"
-        raise OptionError(msg)
+    for name, n in (("n_pixels", n_pixels), ("n_weights", n_weights)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            msg = f"`{name}` must be a non-negative integer; got {n!r}"
+            raise OptionError(msg)
     if not (np.isfinite(eps) and eps > 0):
         msg = f"`eps` must be a positive number; got {eps!r}"
         raise OptionError(msg)
@@ -214,6 +219,7 @@ def check_gradients(
     flip: bool = False,
     anchor: Pair | None = None,
     n_pixels: int = 64,
+    n_weights: int = 64,
     seed: int = 0,
     eps: float = 1e-6,
     rtol: float = CHECK_RTOL,
@@ -221,11 +227,11 @@ def check_gradients(
 ) -> GradCheck:
     """Compare :func:`kernel_grad` and :func:`input_grad` with central finite differences.
 
-    Every kernel entry and ``n_pixels`` input values ``x[i, j, c]`` drawn at
-    random (all of them if the image has fewer) are perturbed by ``+-eps``;
-    each probe runs the float64 forward (:func:`convcli.correlate` or
-    :func:`convcli.convolve`) twice, so the cost is
-    ``2 * (w.size + n_pixels)`` forward passes.
+    ``n_weights`` kernel entries and ``n_pixels`` input values ``x[i, j, c]``
+    drawn at random (all of them if there are fewer) are perturbed by
+    ``+-eps``; each probe runs the float64 forward (:func:`convcli.correlate`
+    or :func:`convcli.convolve`) twice, so the cost is at most
+    ``2 * (n_weights + n_pixels)`` forward passes, whatever the kernel size.
 
     Tolerance.  All four losses are at most quadratic in any single weight or
     pixel (the forward is linear), so the central difference has no
@@ -257,10 +263,10 @@ def check_gradients(
         Loss to differentiate.
     padding, border, cval, stride, dilation, flip, anchor, threads
         As for :func:`kernel_grad`.
-    n_pixels : int
-        Number of input values to check (>= 0).
+    n_pixels, n_weights : int
+        Most input values and kernel entries to check (>= 0).
     seed : int
-        Seed for choosing the input values.
+        Seed for choosing the input values and kernel entries.
     eps : float
         Finite-difference step (> 0).
     rtol : float
@@ -294,6 +300,7 @@ def check_gradients(
         opts,
         loss=loss,
         n_pixels=n_pixels,
+        n_weights=n_weights,
         seed=seed,
         eps=eps,
         rtol=rtol,
@@ -309,14 +316,19 @@ def check_gradients_with(
     *,
     loss: str = "mse",
     n_pixels: int = 64,
+    n_weights: int = 64,
     seed: int = 0,
     eps: float = 1e-6,
     rtol: float = CHECK_RTOL,
     threads: int | None = None,
+    progress: Callable[[str, float], object] | None = None,
 ) -> GradCheck:
-    """:func:`check_gradients` with the geometry options as one :class:`ConvOptions`."""
+    """:func:`check_gradients` with the geometry options as one :class:`ConvOptions`.
+
+    ``progress(stage, fraction)``, if given, hears of every probe.
+    """
     name = _check_loss(loss)
-    _check_probe_options(n_pixels, eps, rtol)
+    _check_probe_options(n_pixels, n_weights, eps, rtol)
     check_image(x)
     # contiguous float64 copies, perturbed in place one entry at a time
     x64 = np.array(x, dtype=np.float64, order="C")
@@ -344,21 +356,26 @@ def check_gradients_with(
         rtol=rtol,
     )
 
-    an_w_flat = an_w.reshape(-1)
-    for k in range(w64.size):
-        probe(w64, k, float(an_w_flat[k]))
-    an_x_flat = an_x.reshape(-1)
     n_x = min(n_pixels, x64.size)
     chosen = np.random.default_rng(seed).choice(x64.size, size=n_x, replace=False)
-    for k in chosen.tolist():
-        probe(x64, int(k), float(an_x_flat[k]))
+    n_w = min(n_weights, w64.size)
+    taps = np.random.default_rng(seed + 1).choice(w64.size, size=n_w, replace=False)
+    flat_w, flat_x = an_w.reshape(-1).astype(np.float64), an_x.reshape(-1).astype(np.float64)
+    probes = [(w64, flat_w, int(k)) for k in np.sort(taps)]
+    probes += [(x64, flat_x, int(k)) for k in chosen]
+    for i, (arr, analytic, k) in enumerate(probes):
+        if progress is not None:
+            progress("checking gradients", i / len(probes))
+        probe(arr, k, float(analytic[k]))
     tally = probe.tally
     return GradCheck(
         max_abs_err=max(tally.abs_errs, default=0.0),
         max_rel_err=max(tally.rel_errs, default=0.0),
         ok=tally.ok,
-        n_kernel=w64.size,
+        n_kernel=n_w,
         n_pixels=n_x,
+        kernel_size=w64.size,
+        image_size=x64.size,
         n_kinks=tally.kinks,
         rtol=rtol,
     )

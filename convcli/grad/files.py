@@ -21,7 +21,13 @@ import numpy as np
 from convcli.array_types import F64Array, FloatArray
 from convcli.errors import OptionError
 
-__all__ = ["load_unit_image", "save_input_grad", "save_kernel_grad", "unit_value"]
+__all__ = [
+    "load_unit_colours",
+    "load_unit_image",
+    "save_input_grad",
+    "save_kernel_grad",
+    "unit_value",
+]
 
 
 def load_unit_image(path: str, max_pixels: int | None) -> tuple[F64Array, float]:
@@ -30,6 +36,19 @@ def load_unit_image(path: str, max_pixels: int | None) -> tuple[F64Array, float]
 
     img = load_image(path, max_pixels=max_pixels)
     return np.asarray(img.pixels, dtype=np.float64) / float(img.max_value), float(img.max_value)
+
+
+def load_unit_colours(path: str, max_pixels: int | None) -> tuple[F64Array, float, bool]:
+    """:func:`load_unit_image` without the alpha channel of an RGBA/LA image.
+
+    Returns the colour channels, the full scale and whether an alpha channel was dropped.
+    """
+    from convcli.images import load_image
+
+    img = load_image(path, max_pixels=max_pixels)
+    px = img.pixels[:, :, :-1] if img.has_alpha else img.pixels
+    scale = float(img.max_value)
+    return np.asarray(px, dtype=np.float64) / scale, scale, bool(img.has_alpha)
 
 
 def unit_value(value: float, full_scale: float) -> float:

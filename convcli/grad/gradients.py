@@ -9,7 +9,7 @@ is padded once, :mod:`convcli.grad.problem`) and runs the backward pass of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -249,13 +249,26 @@ def loss_and_grad_with(
     with_input_grad: bool = False,
     dtype: npt.DTypeLike = np.float64,
     threads: int | None = None,
+    progress: Callable[[str, float], object] | None = None,
 ) -> GradResult:
-    """:func:`loss_and_grad` with the geometry options as one :class:`ConvOptions`."""
+    """:func:`loss_and_grad` with the geometry options as one :class:`ConvOptions`.
+
+    ``progress(stage, fraction)``, if given, hears of each pass as it starts.
+    """
+
+    def tell(stage: str, fraction: float) -> None:
+        if progress is not None:
+            progress(stage, fraction)
+
     name = _check_loss(loss)
+    tell("forward pass", 0.0)
     prob = _problem(x, w, opts, dtype=dtype, threads=threads)
     y = prob.shaped(prob.forward())
     value, g = loss_value_and_grad(y, target, name)
     g3 = prob.upstream(g)
+    tell("kernel gradient", 1 / 3)
     gk = _kernel_grad_of(prob, g3)
+    tell("input gradient", 2 / 3)
     gx = _input_grad_of(prob, g3) if with_input_grad else None
+    tell("gradients", 1.0)
     return GradResult(loss=value, output=y, kernel_grad=gk, input_grad=gx, loss_name=name)
