@@ -108,6 +108,7 @@ def test_pillow_only_in_the_images_package():
 
 
 STDLIB_ONLY = (
+    "convcli.signals",
     "convcli.presets",
     "convcli.config",
     "convcli.errors",
@@ -121,7 +122,14 @@ STDLIB_ONLY = (
 #: cycle test keeps that acyclic) and the layers below, nothing above.  ``convcli`` itself
 #: (the lazy public facade) is left out: it names the public functions of every layer.
 LAYERS = (
-    ("convcli.errors", "convcli.config", "convcli.atomic", "convcli.parsing", "convcli.presets"),
+    (
+        "convcli.errors",
+        "convcli.config",
+        "convcli.atomic",
+        "convcli.parsing",
+        "convcli.signals",
+        "convcli.presets",
+    ),
     ("convcli.shapes", "convcli.layers"),
     ("convcli.array_types", "convcli.borders", "convcli.conv_options"),
     ("convcli.engine", "convcli.kernelspec"),

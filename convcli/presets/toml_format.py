@@ -16,9 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from convcli.errors import KernelError, os_detail
+from convcli.errors import KernelError, error_detail, os_detail
 from convcli.parsing import one_of
-from convcli.presets.limits import check_anchor, check_size, count_values, finite_float, position
+from convcli.presets.limits import (
+    check_anchor,
+    check_kernel_file,
+    check_size,
+    count_values,
+    finite_float,
+    position,
+    short_repr,
+)
 
 #: The allowed values of :attr:`convcli.kernelspec.Kernel.category`.
 CATEGORIES = ("blur", "edge", "sharpen", "emboss", "color", "other")
@@ -106,10 +114,13 @@ def _flatten_weights(value: Any, label: str) -> tuple[tuple[int, ...], tuple[flo
         depth = len(index)
         if depth == len(shape):
             if isinstance(node, bool) or not isinstance(node, int | float):
-                msg = f"{label}: {position(index)} is {node!r}, not a number"
+                msg = f"{label}: {position(index)} is {short_repr(node)}, not a number"
                 raise KernelError(msg)
-            if not math.isfinite(node):
-                msg = f"{label}: {position(index)} is {node!r}; weights must be finite numbers"
+            if not _finite(node):
+                msg = (
+                    f"{label}: {position(index)} is {short_repr(node)}; "
+                    "weights must be finite numbers"
+                )
                 raise KernelError(msg)
             flat.append(float(node))
             return
@@ -130,8 +141,17 @@ def _flatten_weights(value: Any, label: str) -> tuple[tuple[int, ...], tuple[flo
     return shape, tuple(flat)
 
 
+def _finite(number: float) -> bool:
+    """Whether ``number`` is finite as a float (an integer too large for a float is not)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
 def _load_toml(path: Path, display: str) -> dict[str, Any]:
     """Read a TOML file; errors name it as ``display``."""
+    check_kernel_file(path, display)
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -140,6 +160,12 @@ def _load_toml(path: Path, display: str) -> dict[str, Any]:
         raise KernelError(msg) from None
     except UnicodeDecodeError:
         msg = f"{display}: invalid TOML: the file is not UTF-8 text"
+        raise KernelError(msg) from None
+    except RecursionError:
+        msg = f"{display}: invalid TOML: arrays or tables nested too deeply"
+        raise KernelError(msg) from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        msg = f"{display}: invalid TOML: {error_detail(exc)}"
         raise KernelError(msg) from None
     except OSError as exc:
         msg = f"cannot read kernel file {display}: {os_detail(exc)}"

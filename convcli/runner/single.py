@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from convcli.atomic import write_stream
 from convcli.errors import OptionError
 from convcli.filters import FilterOptions, FilterReport, filter_and_map, prepare_kernels
 from convcli.runner.frames import filter_frames
@@ -200,6 +201,5 @@ def _save(
         compress_level=compress_level,
         info=info,
     )
-    stream.write(data)
-    stream.flush()
+    write_stream(stream, data)
     return notes
