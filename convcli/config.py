@@ -213,7 +213,8 @@ def describe_size(n: int, unit: str = "bytes") -> str:
     """``n`` for a message: bytes as ``8.0 GiB``, other units with thousands separators."""
     if unit != "bytes":
         return f"{n:,} {unit}"
-    for suffix, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+    units = (("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1024))
+    for suffix, size in units:
         if n >= size:
             return f"{n / size:.1f} {suffix}"
     return f"{n} bytes"

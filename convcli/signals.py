@@ -13,6 +13,7 @@ outlives its batch.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -20,7 +21,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-__all__ = ["HANDLED", "Signalled", "exit_code", "handled_signals", "worker_init"]
+__all__ = [
+    "HANDLED",
+    "Signalled",
+    "exit_code",
+    "handled_signals",
+    "worker_init",
+    "worker_task",
+]
 
 #: The signals handled like SIGINT (SIGHUP does not exist on Windows).
 HANDLED = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -55,6 +63,8 @@ def exit_code(exc: BaseException | None) -> int:
 
 def _raise(signum: int, frame: FrameType | None) -> None:
     _received.append(signum)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise Signalled(signum)
 
 
@@ -77,10 +87,35 @@ def handled_signals() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+#: Whether this worker process is inside a task (see :func:`worker_task`).
+_in_task: list[bool] = [False]
+
+
+def _worker_signal(signum: int, frame: FrameType | None) -> None:
+    """In a task: raise, so the task cleans up; between tasks: exit at once, silently."""
+    if _in_task[0]:
+        _raise(signum, frame)
+    os._exit(128 + signum)
+
+
+@contextmanager
+def worker_task() -> Iterator[None]:
+    """Mark a task of a worker process: a signal inside raises :class:`Signalled` / Ctrl-C."""
+    _in_task[0] = True
+    try:
+        yield
+    finally:
+        _in_task[0] = False
+
+
 def worker_init() -> None:
-    """Set up a batch worker process: signals as in :func:`handled_signals`, die with the parent."""
-    for signum in HANDLED:
-        signal.signal(signum, _raise)
+    """Set up a batch worker process: SIGINT, SIGTERM, SIGHUP end it cleanly; die with the parent.
+
+    Inside :func:`worker_task` a signal raises (the task removes its temporary
+    file); between tasks it ends the process without a traceback.
+    """
+    for signum in (signal.SIGINT, *HANDLED):
+        signal.signal(signum, _worker_signal)
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
             import ctypes

@@ -116,6 +116,7 @@ STDLIB_ONLY = (
     "convcli.parsing",
     "convcli.shapes",
     "convcli.layers",
+    "convcli.budget",
 )
 
 #: The layers of docs/architecture.md, bottom first: a module may import its own layer (the
@@ -130,7 +131,7 @@ LAYERS = (
         "convcli.signals",
         "convcli.presets",
     ),
-    ("convcli.shapes", "convcli.layers"),
+    ("convcli.shapes", "convcli.layers", "convcli.budget"),
     ("convcli.array_types", "convcli.borders", "convcli.conv_options"),
     ("convcli.engine", "convcli.kernelspec"),
     ("convcli.images", "convcli.filters"),

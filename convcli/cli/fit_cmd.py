@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
-from convcli.cli.options import Border, Json, MaxPixels, Padding, check_choice
+from convcli.cli.options import Border, Json, MaxMemory, MaxPixels, Padding, check_choice
 from convcli.cli.output import emit_json, err_console, out_console, print_weights, shape_text
 from convcli.cli.progress import fit_bar
 from convcli.errors import OptionError
@@ -83,6 +83,7 @@ def fit_command(
     padding: Padding = "same",
     border: Border = "reflect",
     max_pixels: MaxPixels = None,
+    max_memory: MaxMemory = None,
     json_output: Json = False,
 ) -> None:
     """Find the kernel that best maps INPUT to TARGET (least squares or Adam)."""
@@ -102,6 +103,7 @@ def fit_command(
     x = load_unit_image(input_path, max_pixels)[0]
     t = load_unit_image(target_path, max_pixels)[0]
     opts = ConvOptions(padding=parse_padding(padding), border=border)
+    _check_fit_memory(x.shape, t.shape, ksize, opts, method, not full, max_memory)
     result = _fit(x, t, ksize, opts, FitSettings(method, not full, steps, lr, seed))
     if output is not None:
         _write_preset(output, result, method, input_path, target_path)
@@ -133,6 +135,25 @@ class FitSettings(NamedTuple):
     steps: int
     lr: float
     seed: int
+
+
+def _check_fit_memory(
+    x_shape: tuple[int, ...],
+    t_shape: tuple[int, ...],
+    ksize: tuple[int, int],
+    opts: ConvOptions,
+    method: str,
+    depthwise: bool,
+    max_memory: str | None,
+) -> None:
+    """Refuse a fit estimated to need more memory than --max-memory, before work."""
+    from convcli.budget import check_memory, fit_bytes
+
+    geom = opts.geometry((x_shape[0], x_shape[1]), ksize)
+    c = x_shape[2] if len(x_shape) == 3 else 1
+    out_c = t_shape[2] if len(t_shape) == 3 else 1
+    need = fit_bytes(geom, c, out_c, depthwise=depthwise, method=method)
+    check_memory(need, f"fit --method {method} --size {ksize[0]}x{ksize[1]}", max_memory)
 
 
 def _fit(

@@ -13,6 +13,7 @@ from convcli.cli.options import (
     Cval,
     Dilation,
     Json,
+    MaxMemory,
     MaxPixels,
     Normalize,
     Padding,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from convcli.conv_options import ConvOptions
     from convcli.grad import GradCheck, GradResult
     from convcli.kernelspec import Kernel
 
@@ -91,6 +93,7 @@ def grad_command(
     normalize: Normalize = False,
     scale: Scale = 1.0,
     max_pixels: MaxPixels = None,
+    max_memory: MaxMemory = None,
     threads: Threads = None,
     json_output: Json = False,
 ) -> None:
@@ -121,6 +124,7 @@ def grad_command(
         anchor=k.anchor,
         flip=convolve,
     )
+    _check_grad_memory(x.shape, w.shape, opts, bool(save_input), check, max_memory)
     res = loss_and_grad_with(
         x, w, t, opts, loss=loss, with_input_grad=bool(save_input), threads=threads
     )
@@ -137,6 +141,24 @@ def grad_command(
         message = "analytic and finite-difference gradients disagree beyond tolerance"
         err_console().print(error_line(message), markup=False)
         raise typer.Exit(1)
+
+
+def _check_grad_memory(
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    opts: ConvOptions,
+    input_grad: bool,
+    check: bool,
+    max_memory: str | None,
+) -> None:
+    """Refuse a gradient estimated to need more memory than --max-memory, before work."""
+    from convcli.budget import check_memory, grad_bytes
+
+    geom = opts.geometry((x_shape[0], x_shape[1]), (w_shape[-2], w_shape[-1]))
+    c = x_shape[2] if len(x_shape) == 3 else 1
+    out_c = w_shape[0] if len(w_shape) == 4 else c
+    need = grad_bytes(geom, c, out_c, input_grad=input_grad, check=check)
+    check_memory(need, "grad" + (" --check" if check else ""), max_memory)
 
 
 def _check_grad_options(loss: str, target: str | None, save_input: str | None) -> str:

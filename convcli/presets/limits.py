@@ -84,7 +84,7 @@ def count_values(n: int) -> str:
 def finite_float(value: Any, label: str) -> float:
     """Return a real number (Python or NumPy scalar) as a finite float, else raise KernelError."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        msg = f"{label} must be a number; got {value!r}"
+        msg = f"{label} must be a number; got {short_repr(value)}"
         raise KernelError(msg)
     try:
         out = float(value)
@@ -105,7 +105,7 @@ def check_anchor(anchor: Any, shape: tuple[int, ...], label: str) -> tuple[int, 
         and all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in anchor)
     )
     if not ok:
-        msg = f"{label}: `anchor` must be two integers [row, col]; got {anchor!r}"
+        msg = f"{label}: `anchor` must be two integers [row, col]; got {short_repr(anchor)}"
         raise KernelError(msg)
     row, col = int(anchor[0]), int(anchor[1])
     if not (0 <= row < kh and 0 <= col < kw):

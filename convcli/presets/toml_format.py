@@ -83,7 +83,7 @@ class PresetFile:
 def _nested_shape(value: Any, label: str) -> tuple[int, ...]:
     """The shape of a TOML nested list of weights, read along its first elements."""
     if not isinstance(value, list):
-        msg = f"{label}: `weights` must be a nested list of numbers; got {value!r}"
+        msg = f"{label}: `weights` must be a nested list of numbers; got {short_repr(value)}"
         raise KernelError(msg)
     shape: list[int] = []
     probe: Any = value
@@ -131,7 +131,11 @@ def _flatten_weights(value: Any, label: str) -> tuple[tuple[int, ...], tuple[flo
             else:
                 what = "weights" + "".join(f"[{i}]" for i in index)
                 first = "weights" + "[0]" * depth
-            got = count_values(len(node)) if isinstance(node, list) else f"the value {node!r}"
+            got = (
+                count_values(len(node))
+                if isinstance(node, list)
+                else f"the value {short_repr(node)}"
+            )
             msg = f"{label}: {what} has {got} but {first} has {count_values(shape[depth])}"
             raise KernelError(msg)
         for i, child in enumerate(node):
@@ -177,7 +181,7 @@ def _text_keys(data: dict[str, Any], display: str) -> dict[str, str]:
     texts: dict[str, str] = {}
     for key in _TEXT_KEYS:
         if key in data and not isinstance(data[key], str):
-            msg = f"{display}: `{key}` must be a string; got {data[key]!r}"
+            msg = f"{display}: `{key}` must be a string; got {short_repr(data[key])}"
             raise KernelError(msg)
         texts[key] = data.get(key, "")
     texts["category"] = texts["category"] or "other"
@@ -218,7 +222,8 @@ def read_preset_file(path: Path, display: str) -> PresetFile:
     data = _load_toml(path, display)
     unknown = sorted(set(data) - set(TOML_KEYS))
     if unknown:
-        msg = f"{display}: unknown key {unknown[0]!r}; allowed keys are {', '.join(TOML_KEYS)}"
+        key = short_repr(unknown[0])
+        msg = f"{display}: unknown key {key}; allowed keys are {', '.join(TOML_KEYS)}"
         raise KernelError(msg)
     if "weights" not in data:
         msg = f"{display}: the `weights` key is missing"

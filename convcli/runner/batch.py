@@ -159,6 +159,7 @@ class FilterJob:
     options: FilterOptions
     quality: int | None = None
     max_pixels: int | None = None
+    max_memory: int | str | None = None
     frame: int | None = None
     fmt: str | None = None
     compress_level: int | None = None
@@ -182,6 +183,7 @@ def filter_one(
             quality=job.quality,
             compress_level=job.compress_level,
             max_pixels=job.max_pixels,
+            max_memory=job.max_memory,
             input_data=job.input_data if stdin else None,
             fmt=job.fmt,
             all_frames=job.all_frames,
@@ -285,10 +287,11 @@ def _run_in_pool(
 
 def _in_worker(job: FilterJob, src: str, dst: str) -> tuple[FileResult, int]:
     """:func:`filter_one` in a worker; a signal ends the worker once its temp file is gone."""
-    from convcli.signals import exit_code
+    from convcli.signals import exit_code, worker_task
 
     try:
-        return filter_one(job, src, dst)
+        with worker_task():
+            return filter_one(job, src, dst)
     except KeyboardInterrupt as exc:  # SIGINT, SIGTERM, SIGHUP: atomic_write cleaned up
         os._exit(exit_code(exc))
 

@@ -32,6 +32,7 @@ def filter_image(
     quality: int | None = None,
     compress_level: int | None = None,
     max_pixels: int | None = None,
+    max_memory: int | str | None = None,
     input_data: bytes | None = None,
     fmt: str | None = None,
     frame: int | None = None,
@@ -63,6 +64,9 @@ def filter_image(
         PNG zlib level, 0 to 9 (default 6, see :func:`convcli.images.save_image`).
     max_pixels : int, optional
         Refuse larger images before decoding (default: Pillow's limit).
+    max_memory : int or str, optional
+        Refuse a chain estimated to need more bytes (``8G`` style strings
+        too) before filtering; default ``CONVCLI_MAX_MEMORY`` or 8 GiB.
     input_data : bytes, optional
         The encoded input (e.g. read from stdin) instead of reading ``input_path``.
     fmt : str, optional
@@ -105,6 +109,7 @@ def filter_image(
         )
     img = _load(input_path, input_data, max_pixels=max_pixels, frame=frame)
     chain = prepare_kernels(kernels, opts)
+    _check_memory(img.pixels.shape, chain, opts, max_memory, str(input_path))
     in_shape = tuple(int(v) for v in img.pixels.shape)
     mapped = filter_and_map(
         img.pixels,
@@ -136,6 +141,27 @@ def filter_image(
         seconds=time.perf_counter() - start,
         notes=list(notes),
     )
+
+
+def _check_memory(
+    shape: tuple[int, ...],
+    chain: Sequence[Kernel],
+    opts: FilterOptions,
+    max_memory: int | str | None,
+    name: str,
+) -> None:
+    """Refuse the chain before work when its largest step's estimate is over the limit."""
+    from convcli.budget import check_memory, filter_bytes
+
+    h, w, c = shape
+    float_bytes = 8 if opts.precision == "float64" else 4
+    need = 0
+    for k in chain:
+        geom = opts.conv.geometry((h, w), (k.weights.shape[-2], k.weights.shape[-1]))
+        out_c = k.weights.shape[0] if k.weights.ndim == 4 else c
+        need = max(need, filter_bytes(geom, c, out_c, float_bytes=float_bytes))
+        h, w, c = (*geom.out_hw, out_c)
+    check_memory(need, f"filtering {name}", max_memory)
 
 
 def _output_target(
