@@ -303,3 +303,116 @@ def test_npy_kernel_of_a_huge_shape_is_refused_from_its_header(tmp_path):
     path.write_bytes(data)
     with pytest.raises(KernelError, match=r"big\.npy"):
         load_kernel(str(path))
+
+
+# -- misleading messages, warnings, non-finite results ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("layer", "tokens"),
+    [
+        ("k=3,s=0", ["s=", "stride"]),
+        ("k=3,d=0", ["d=", "dilation"]),
+        ("k=0", ["k=", "kernel size"]),
+        ("k=3,s=2x0", ["s=", "stride"]),
+    ],
+)
+def test_layer_errors_name_the_field(capsys, layer, tokens):
+    code, _, err = cli(capsys, "shape", "32x32", "--layer", layer)
+    assert_clean_error(code, err, 2, *tokens)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_offset_blames_the_offset(capsys, tmp_path, png, value):
+    code, _, err = cli(
+        capsys, "filter", png, "-k", "box", f"--offset={value}", "-o", tmp_path / "o.png"
+    )
+    assert_clean_error(code, err, 2, "`offset`", "finite")
+    assert "kernel weights" not in err
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("ext", [".tif", ".npy"])
+def test_nan_pixels_say_so_the_same_way_for_tiff_and_npy(capsys, tmp_path, bad, ext):
+    pixels = np.ones((6, 5), np.float32)
+    pixels[2, 3] = bad
+    path = tmp_path / f"f{ext}"
+    if ext == ".npy":
+        np.save(path, pixels)
+    else:
+        Image.fromarray(pixels).save(path)
+    code, _, err = cli(capsys, "filter", path, "-k", "box", "-o", tmp_path / "o.npy")
+    assert_clean_error(code, err, 1, "contains NaN or infinite values")
+
+
+def test_a_folder_in_a_batch_is_named_as_a_folder(capsys, tmp_path, png):
+    (tmp_path / "sub").mkdir()
+    code, _, err = cli(capsys, "filter", tmp_path / "sub", png, "-k", "box", "-d", tmp_path / "o")
+    assert code == 2
+    errors = [ln for ln in err.splitlines() if ln.startswith("Error:")]
+    assert len(errors) == 1
+    assert "is a folder" in errors[0]
+    assert "extension" not in errors[0]
+
+
+@pytest.mark.parametrize("name", ["a\nb.png", "c\rd.png", "e\n\nf.png"])
+def test_a_newline_in_a_file_name_keeps_the_error_on_one_line(capsys, tmp_path, png, name):
+    code, _, err = cli(capsys, "filter", png, tmp_path / name, "-k", "box", "-d", tmp_path / "o")
+    assert code == 2
+    errors = [ln for ln in err.splitlines() if "not found" in ln]
+    assert len(errors) == 1
+    assert errors[0].startswith("Error: ")
+
+
+@pytest.mark.parametrize("spec", ["box:4000", "box:200", "gaussian:size=301"])
+def test_kernels_show_of_a_huge_kernel_is_quick(capsys, spec):
+    start = time.perf_counter()
+    code, out, err = cli(capsys, "kernels", "show", spec)
+    assert time.perf_counter() - start < 30
+    assert code == 0, err
+    assert "too many to print" in out
+
+
+@pytest.mark.parametrize("weight", ["1e308", "1e307"])
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_grad_of_an_overflowing_loss_is_refused(capsys, png, weight, json_flag):
+    spec = ";".join([",".join([weight] * 3)] * 3)
+    code, out, err = cli(capsys, "grad", png, "-k", spec, "--loss", "sum", *json_flag)
+    assert_clean_error(code, err, 2, "overflows float64")
+    assert out == ""
+
+
+@pytest.mark.parametrize("lr", ["1e308", "inf", "nan", "0", "-1"])
+def test_absurd_learning_rates_are_refused(capsys, png, lr):
+    code, _, err = cli(capsys, "fit", png, png, "--size", "3", "--method", "gd", f"--lr={lr}")
+    assert_clean_error(code, err, 2, "--lr")
+
+
+def test_warnings_become_one_note_line_each_or_join_the_error(capsys, monkeypatch):
+    import warnings
+
+    import convcli.presets as presets
+
+    real = presets.list_presets
+
+    def noisy():
+        for _ in range(3):
+            warnings.warn("first line\nsecond line", RuntimeWarning, stacklevel=1)
+        warnings.warn("another", UserWarning, stacklevel=1)
+        return real()
+
+    monkeypatch.setattr(presets, "list_presets", noisy)
+    code, _, err = cli(capsys, "kernels", "list")
+    assert code == 0
+    assert err.splitlines() == [
+        "note: first line second line (RuntimeWarning)",
+        "note: another (UserWarning)",
+    ]
+
+    def failing():
+        warnings.warn("odd\nTIFF tag", UserWarning, stacklevel=1)
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(presets, "list_presets", failing)
+    code, _, err = cli(capsys, "kernels", "list")
+    assert_clean_error(code, err, 1, "Input/output error", "(warnings: odd TIFF tag (UserWarning))")

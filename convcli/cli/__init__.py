@@ -18,8 +18,10 @@ clear line; "unexpected ..." is left for real bugs.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 
 from typer import Abort
 from typer.main import get_command
@@ -33,6 +35,10 @@ __all__ = ["app", "main", "run"]
 
 
 def _error(message: str, code: int) -> int:
+    if _HEARD:
+        heard = "; ".join(_HEARD)
+        message = f"{message} (warnings: {heard[:300]})"
+        _HEARD.clear()
     if sys.stderr is not None:  # not started with 2>&-
         sys.stderr.write(error_line(message) + "\n")
         sys.stderr.flush()
@@ -51,6 +57,37 @@ def _usage_error(exc: Exception) -> int:
     ctx = getattr(exc, "ctx", None)
     hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
     return _error(exc.format_message() + hint, exc.exit_code)  # type: ignore[attr-defined]
+
+
+#: Python warnings heard while the current command ran, one line each (see _warnings_heard).
+_HEARD: list[str] = []
+
+
+@contextlib.contextmanager
+def _warnings_heard() -> Iterator[None]:
+    """Collect Python warnings (NumPy overflow, Pillow's TIFF/EXIF notes), one line each.
+
+    They are never printed as Python prints them (several lines): a failing
+    command appends them to its one ``Error:`` line, a successful one prints
+    one ``note:`` line per distinct warning at the end.
+    """
+
+    def show(message: Warning | str, category: type[Warning], *args: object, **kw: object) -> None:
+        text = f"{one_line(message)} ({category.__name__})"
+        if text not in _HEARD:
+            _HEARD.append(text)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        yield
+
+
+def _print_notes() -> None:
+    if sys.stderr is not None:
+        for text in _HEARD:
+            sys.stderr.write(f"note: {text}\n")
+    _HEARD.clear()
 
 
 def _debug_flag(args: list[str]) -> tuple[bool, list[str]]:
@@ -90,8 +127,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI on ``argv`` and return the exit code (never raises, except with --debug)."""
     debug, args = _debug_flag(list(sys.argv[1:] if argv is None else argv))
     command = get_command(app)
+    _HEARD.clear()
     try:
-        with handled_signals():
+        with handled_signals(), _warnings_heard():
             rv = command.main(args=args, prog_name="convcli", standalone_mode=False)
     except (Abort, KeyboardInterrupt) as exc:
         return _interrupted(exc)
@@ -114,12 +152,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     if code == 130:
         # typer turns Ctrl-C (and our SIGTERM/SIGHUP) inside a command into exit 130
         return _interrupted(None)
+    _print_notes()
     return code
 
 
 def _quiet_stdout() -> None:
     """After EPIPE, point stdout at /dev/null so the exit flush does not complain."""
-    import contextlib
     import os
 
     with contextlib.suppress(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NamedTuple
@@ -11,7 +12,7 @@ import typer
 from convcli.cli.options import Border, Json, MaxMemory, MaxPixels, Padding, check_choice
 from convcli.cli.output import emit_json, err_console, out_console, print_weights, shape_text
 from convcli.cli.progress import fit_bar
-from convcli.errors import OptionError
+from convcli.errors import OptionError, RangeError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -93,6 +94,7 @@ def fit_command(
     from convcli.shapes import parse_padding
 
     method = check_choice(method, FIT_METHODS, "method")
+    check_learning_rate(lr)
     ksize = parse_size(size)
     if ksize is None:
         msg = f"`--size` must be K or KHxKW; got {size!r}"
@@ -181,9 +183,38 @@ def _fit(
         )
 
     if how.method != "gd":
-        return run(None)
-    with fit_bar(err_console(), how.steps) as callback:
-        return run(callback)
+        return _finite_fit(run(None), how)
+    with fit_bar(err_console(), how.steps) as bar:
+
+        def callback(step: int, loss: float) -> object:
+            if not math.isfinite(loss):
+                msg = (
+                    f"gradient descent diverged at step {step} (the loss is {loss}); "
+                    f"use a smaller --lr than {how.lr:g}"
+                )
+                raise RangeError(msg)
+            return bar(step, loss)
+
+        return _finite_fit(run(callback), how)
+
+
+def _finite_fit(result: FitResult, how: FitSettings) -> FitResult:
+    """The result, unless its loss or kernel is not finite (RangeError, exit 2)."""
+    import numpy as np
+
+    if not (math.isfinite(result.loss) and np.isfinite(result.kernel).all()):
+        hint = f"; use a smaller --lr than {how.lr:g}" if how.method == "gd" else ""
+        msg = f"the fit gave non-finite values (loss {result.loss}){hint}"
+        raise RangeError(msg)
+    return result
+
+
+def check_learning_rate(lr: float) -> float:
+    """``--lr`` if it is a finite number in (0, 1e6], else OptionError."""
+    if not (math.isfinite(lr) and 0 < lr <= 1e6):
+        msg = f"`--lr` must be a positive number of at most 1e6; got {lr!r}"
+        raise OptionError(msg)
+    return lr
 
 
 def _write_preset(

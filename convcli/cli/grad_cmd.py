@@ -31,7 +31,7 @@ from convcli.cli.output import (
     print_weights,
     shape_text,
 )
-from convcli.errors import OptionError
+from convcli.errors import OptionError, RangeError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -125,9 +125,13 @@ def grad_command(
         flip=convolve,
     )
     _check_grad_memory(x.shape, w.shape, opts, bool(save_input), check, max_memory)
-    res = loss_and_grad_with(
-        x, w, t, opts, loss=loss, with_input_grad=bool(save_input), threads=threads
-    )
+    import numpy as np
+
+    with np.errstate(over="ignore", invalid="ignore"):  # _check_finite reports overflow
+        res = loss_and_grad_with(
+            x, w, t, opts, loss=loss, with_input_grad=bool(save_input), threads=threads
+        )
+    _check_finite(res)
     checked = check_gradients_with(x, w, t, opts, loss=loss, threads=threads) if check else None
     if save_kernel:
         save_kernel_grad(Path(save_kernel), res.kernel_grad)
@@ -141,6 +145,21 @@ def grad_command(
         message = "analytic and finite-difference gradients disagree beyond tolerance"
         err_console().print(error_line(message), markup=False)
         raise typer.Exit(1)
+
+
+def _check_finite(res: GradResult) -> None:
+    """Refuse a loss or gradient that overflowed float64 (RangeError, exit 2), before printing."""
+    import numpy as np
+
+    parts = [np.asarray(res.loss), res.kernel_grad]
+    if res.input_grad is not None:
+        parts.append(res.input_grad)
+    if not all(np.isfinite(p).all() for p in parts):
+        msg = (
+            f"the loss or its gradient overflows float64 (loss {float(res.loss):.3g}); "
+            "use smaller kernel weights (--scale) or a smaller image"
+        )
+        raise RangeError(msg)
 
 
 def _check_grad_memory(

@@ -256,6 +256,9 @@ def to_array(im: Image.Image, name: str) -> tuple[np.ndarray, float]:
     elif target == "F":
         pixels = pixels.astype(np.float32, copy=False)
         max_value = 255.0
+        if not np.isfinite(pixels).all():  # as for a .npy array (exit 1, not the kernel's fault)
+            msg = f"cannot read {name}: the image contains NaN or infinite values"
+            raise ImageError(msg)
     else:
         max_value = 255
     if pixels.ndim == 2:

@@ -22,7 +22,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NotRequired, TypedDict
 
-from convcli.errors import ConvCliError, ImageError, OptionError, error_detail, os_detail
+from convcli.errors import (
+    ConvCliError,
+    ImageError,
+    OptionError,
+    error_detail,
+    one_line,
+    os_detail,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -170,7 +177,29 @@ class FilterJob:
 def filter_one(
     job: FilterJob, src: str, dst: str, progress: ProgressFn | None = None
 ) -> tuple[FileResult, int]:
-    """Filter one input; return its result and exit code (0 when it worked)."""
+    """Filter one input; return its result and exit code (0 when it worked).
+
+    This is the error boundary of one file: whatever fails (out of memory, an
+    operating-system error, a bug) fails this file only, with one line.  Python
+    warnings raised meanwhile (Pillow on an odd TIFF, NumPy) become notes of
+    the result, or join its error, one line each.
+    """
+    import warnings
+
+    with warnings.catch_warnings(record=True) as heard:
+        warnings.simplefilter("always")
+        result, code = _filter_one(job, src, dst, progress)
+    texts = list(dict.fromkeys(f"{one_line(w.message)} ({w.category.__name__})" for w in heard))
+    if texts and code:
+        result["error"] = f"{result['error']} (warnings: {'; '.join(texts)[:300]})"
+    elif texts:
+        result["notes"] = [*result.get("notes", []), *texts]
+    return result, code
+
+
+def _filter_one(
+    job: FilterJob, src: str, dst: str, progress: ProgressFn | None
+) -> tuple[FileResult, int]:
     from convcli.runner.single import filter_image
 
     stdin = src == STDIO

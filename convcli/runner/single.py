@@ -94,6 +94,10 @@ def filter_image(
     if all_frames and frame is not None:
         msg = "give either --frame N or --all-frames, not both"
         raise OptionError(msg)
+    if input_data is None:
+        from convcli.images.inputs import check_input_file
+
+        check_input_file(str(input_path))  # a folder is named as such, not as a bad output
     out_name, kind, stream = _output_target(output_path, fmt, all_frames=all_frames)
     if all_frames:
         return filter_frames(
