@@ -15,10 +15,11 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from convcli.errors import ConvCliError, ImageError, error_detail, os_detail
 
-__all__ = ["atomic_write", "write_failures"]
+__all__ = ["atomic_write", "write_failures", "write_stream"]
 
 
 @contextmanager
@@ -28,9 +29,17 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     The temporary file is hidden (``.<name>.<random>.tmp``) in the target's own
     folder, so the final :func:`os.replace` is atomic.  Writers must pass the
     format explicitly: the temporary name ends in ``.tmp``.  On any exception,
-    including ``KeyboardInterrupt``, the temporary file is removed and the
+    including ``KeyboardInterrupt`` (and SIGTERM/SIGHUP, which the CLI turns into
+    :class:`~convcli.errors.Interrupted`), the temporary file is removed and the
     target (possibly the input file) is left exactly as it was.  An existing
-    target's permission bits are kept; symbolic links are written through.
+    target's permission bits are kept.
+
+    Only regular files are ever replaced.  A symbolic link to an existing
+    regular file is written through: the temporary file is made in the
+    *target's* folder and renamed onto the target, so the link stays a link.
+    A link to anything else (a FIFO, a device, a folder) or to nothing (a
+    dangling link, which would create its target) is refused, and so is a
+    FIFO, device or socket at ``path`` itself: convcli never replaces them.
 
     Parameters
     ----------
@@ -45,8 +54,9 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     Raises
     ------
     ImageError
-        The output folder does not exist, the target is a folder or is
-        read-only, or the file cannot be created, written or renamed.
+        The output folder does not exist, the target is a folder, a FIFO, a
+        device, a dangling symbolic link or read-only, or the file cannot be
+        created, written or renamed.
 
     Examples
     --------
@@ -54,14 +64,7 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     ...     tmp.write_text("done")
     """
     name = os.fspath(path)
-    target = Path(os.path.realpath(name)) if os.path.islink(name) else Path(name)
-    folder = target.parent
-    if not folder.is_dir():
-        msg = f"output folder does not exist: {folder} (for {name})"
-        raise ImageError(msg)
-    if target.is_dir():
-        msg = f"cannot write {name}: it is a folder"
-        raise ImageError(msg)
+    target = _writable_target(name)
     if target.exists() and not os.access(target, os.W_OK):
         msg = f"cannot write {name}: the file is read-only"
         raise ImageError(msg)
@@ -75,6 +78,52 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
         if isinstance(exc, OSError):
             raise ImageError(_write_failure(name, exc)) from exc
         raise
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind(mode: int) -> str:
+    """What a file of ``mode`` is, for a message ('a FIFO (named pipe)' ...)."""
+    return next((text for test, text in _KINDS if test(mode)), "not a regular file")
+
+
+def _writable_target(name: str) -> Path:
+    """The file to replace for ``name``: itself, or the regular file its symbolic link names."""
+    target = Path(name)
+    if os.path.islink(name):
+        target = Path(os.path.realpath(name))
+        if not os.path.lexists(target):
+            msg = (
+                f"cannot write {name}: it is a symbolic link to {target}, which does not exist; "
+                "convcli writes through a link only to an existing regular file"
+            )
+            raise ImageError(msg)
+    folder = target.parent
+    if not folder.is_dir():
+        msg = f"output folder does not exist: {folder} (for {name})"
+        raise ImageError(msg)
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return target
+    if stat.S_ISDIR(mode) and target == Path(name):
+        msg = f"cannot write {name}: it is a folder"
+        raise ImageError(msg)
+    if not stat.S_ISREG(mode):
+        via = f" (through the symbolic link to {target})" if target != Path(name) else ""
+        msg = (
+            f"cannot write {name}: it is {_kind(mode)}{via}; convcli only replaces regular "
+            "files (write to stdout with -o - and redirect instead)"
+        )
+        raise ImageError(msg)
+    return target
 
 
 def _create_temp(target: Path, name: str) -> Path:
@@ -122,8 +171,39 @@ def write_failures(name: str) -> Iterator[None]:
     """
     try:
         yield
-    except ConvCliError:
+    except (ConvCliError, BrokenPipeError):
         raise
     except Exception as exc:
+        msg = f"cannot write {name}: {error_detail(exc)}"
+        raise ImageError(msg) from exc
+
+
+def write_stream(stream: BinaryIO, data: bytes, name: str = "<stdout>") -> None:
+    """Write all of ``data`` to ``stream`` (e.g. stdout) and flush; a short write is an error.
+
+    Each ``write`` may take only part of the data (a pipe, a full disk); the
+    rest is written until none is left, and a write that takes nothing raises.
+
+    Raises
+    ------
+    BrokenPipeError
+        The reader went away (``| head``): the CLI exits quietly with code 1.
+    ImageError
+        Any other failure (``> /dev/full``: "No space left on device"; stdout closed).
+    """
+    view = memoryview(data)
+    try:
+        while view:
+            written = stream.write(view)
+            if not written:
+                msg = f"cannot write {name}: the stream took none of {len(view)} bytes left"
+                raise ImageError(msg)
+            view = view[written:]
+        stream.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise ImageError(_write_failure(name, exc)) from exc
+    except ValueError as exc:  # write to a closed file
         msg = f"cannot write {name}: {error_detail(exc)}"
         raise ImageError(msg) from exc

@@ -13,11 +13,14 @@ Environment variables:
 ``CONVCLI_KERNEL_PATH``
     Extra preset folders, separated by ``os.pathsep`` (``:`` on POSIX);
     a user preset wins over a built-in one of the same name.
+``CONVCLI_MAX_*``
+    Resource limits: see :data:`LIMITS` (and ``convcli filter --help``).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from convcli.errors import OptionError
 
@@ -115,3 +118,111 @@ COPY_BAND_BYTES = 1 << 20
 #: the 4K benchmark) at the same speed, and costs under 0.1% in size (deflate's
 #: window is 32 KiB).
 PNG_PART_BYTES = 1 << 18
+
+# --- resource limits (in the style of ImageMagick's policy.xml) ---------------------------
+#
+# Each limit has a default safe on a 24 GB machine and an environment variable that
+# changes it (a plain integer, or with a K/M/G/T suffix for byte sizes: powers of 1024).
+# ``convcli filter --help`` and the README list them; ``--max-pixels`` and ``--max-memory``
+# override the two most often changed ones per command.
+
+GIB = 1 << 30
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One resource limit: its environment variable, default, unit and meaning."""
+
+    env: str
+    default: int
+    unit: str
+    what: str
+
+
+LIMITS: dict[str, Limit] = {
+    "frames_pixels": Limit(
+        "CONVCLI_MAX_FRAMES_PIXELS",
+        178_956_970,
+        "pixels",
+        "pixels of all frames kept together (--all-frames); Pillow's bomb limit",
+    ),
+    "input_bytes": Limit(
+        "CONVCLI_MAX_INPUT_BYTES",
+        1 * GIB,
+        "bytes",
+        "bytes read from stdin, a FIFO or a process substitution",
+    ),
+    "kernel_file_bytes": Limit(
+        "CONVCLI_MAX_KERNEL_FILE_BYTES",
+        32 << 20,
+        "bytes",
+        "bytes of a text or TOML kernel file (a .npy kernel is checked from its header)",
+    ),
+    "kernel_taps": Limit("CONVCLI_MAX_KERNEL_TAPS", 16_000_000, "weights", "weights of one kernel"),
+    "output_pixels": Limit(
+        "CONVCLI_MAX_OUTPUT_PIXELS",
+        4 * 178_956_970,
+        "pixels",
+        "pixels of a padded input or of an output (huge --padding or --dilation)",
+    ),
+    "memory": Limit(
+        "CONVCLI_MAX_MEMORY",
+        8 * GIB,
+        "bytes",
+        "memory one command may plan to use (filter, grad, fit), estimated before work",
+    ),
+}
+
+_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str, label: str) -> int:
+    """A positive integer, with an optional K/M/G/T suffix (powers of 1024; ``B`` allowed).
+
+    Examples
+    --------
+    >>> parse_size("8G", "--max-memory"), parse_size("512MiB", "x"), parse_size("1000", "x")
+    (8589934592, 536870912, 1000)
+    """
+    raw = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = raw[-1:] if raw[-1:] in _SUFFIXES else ""
+    number = raw[: len(raw) - len(unit)] if unit else raw
+    try:
+        value = int(number) * _SUFFIXES[unit]
+    except ValueError:
+        value = 0
+    if value < 1 or len(number) > 30:
+        msg = f"{label} must be a positive size such as 8G, 512M or 1000000; got {text!r}"
+        raise OptionError(msg)
+    return value
+
+
+def limit(name: str) -> int:
+    """The value of the limit ``name`` (a key of :data:`LIMITS`): its variable, else its default.
+
+    Raises
+    ------
+    OptionError
+        If the environment variable is set but is not a positive size.
+    """
+    spec = LIMITS[name]
+    env = os.environ.get(spec.env, "").strip()
+    return parse_size(env, spec.env) if env else spec.default
+
+
+def describe_size(n: int, unit: str = "bytes") -> str:
+    """``n`` for a message: bytes as ``8.0 GiB``, other units with thousands separators."""
+    if unit != "bytes":
+        return f"{n:,} {unit}"
+    units = (("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1024))
+    for suffix, size in units:
+        if n >= size:
+            return f"{n / size:.1f} {suffix}"
+    return f"{n} bytes"
+
+
+def limits_help() -> str:
+    """One line per limit (variable, default, meaning), for ``--help`` and the README."""
+    return "; ".join(
+        f"{s.env}={describe_size(s.default, s.unit)} ({s.what})" for s in LIMITS.values()
+    )

@@ -22,11 +22,14 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from convcli import config
 from convcli.borders import canonical_border
+from convcli.errors import OptionError
 from convcli.shapes import Geometry, PaddingSpec, Pair, as_pair, make_geometry
 
 __all__ = ["ConvOptions"]
@@ -74,7 +77,7 @@ class ConvOptions:
         setattr_ = object.__setattr__
         setattr_(self, "padding", padding)
         setattr_(self, "border", canonical_border(border))
-        setattr_(self, "cval", float(cval))
+        setattr_(self, "cval", _finite_cval(cval))
         setattr_(self, "stride", as_pair(stride, "stride"))
         setattr_(self, "dilation", as_pair(dilation, "dilation"))
         setattr_(self, "anchor", None if anchor is None else (int(anchor[0]), int(anchor[1])))
@@ -107,7 +110,7 @@ class ConvOptions:
         >>> ConvOptions(padding="valid", stride=2).geometry((7, 7), (3, 3)).out_hw
         (3, 3)
         """
-        return make_geometry(
+        geom = make_geometry(
             in_hw,
             kernel_hw,
             padding=self.padding,
@@ -115,3 +118,33 @@ class ConvOptions:
             dilation=self.dilation,
             anchor=self.kernel_anchor(kernel_hw),
         )
+        _check_output_pixels(geom)
+        return geom
+
+
+def _finite_cval(cval: Any) -> float:
+    """``cval`` as a finite float, else OptionError (NaN or infinity would fill the output)."""
+    try:
+        value = float(cval)
+    except (TypeError, ValueError, OverflowError):
+        value = math.nan
+    if not math.isfinite(value):
+        msg = f"`cval` must be a finite number; got {cval!r}"
+        raise OptionError(msg)
+    return value
+
+
+def _check_output_pixels(geom: Geometry) -> None:
+    """Refuse a padded input or an output over ``CONVCLI_MAX_OUTPUT_PIXELS`` (before work)."""
+    (h, w), (oh, ow) = geom.in_hw, geom.out_hw
+    padded = (h + sum(geom.pad_rows)) * (w + sum(geom.pad_cols))
+    most = config.limit("output_pixels")
+    if max(padded, oh * ow) > most:
+        what = "padded input" if padded >= oh * ow else "output"
+        size = max(padded, oh * ow)
+        msg = (
+            f"the {what} would have {size:,} pixels (image {h}x{w}, padding "
+            f"{geom.pad_rows}/{geom.pad_cols}, output {oh}x{ow}), over the limit of {most:,} "
+            f"({config.LIMITS['output_pixels'].env}); use less padding or dilation"
+        )
+        raise OptionError(msg)

@@ -50,7 +50,7 @@ class ImageTooLargeError(ImageError):
 
 
 class Interrupted(ConvCliError):
-    """Ctrl-C (SIGINT) stopped the command (exit code 130)."""
+    """Ctrl-C (SIGINT) stopped the command (exit code 130; 128 + N for SIGTERM/SIGHUP)."""
 
     exit_code = 130
 

@@ -212,10 +212,16 @@ def parse_layer(text: str, *, default_padding: PaddingSpec = "same") -> LayerSpe
         msg = f"`--layer` needs a kernel size k=K or k=KHxKW; got {text!r}"
         raise OptionError(msg)
 
+    names = {"k": "kernel size", "s": "stride", "d": "dilation"}
+
     def pair(key: str) -> Pair:
-        size = parse_size(fields[key])
+        values = split_ints(fields[key], separators="x", digits_only=True)
+        size = None if values is None or min(values) < 1 else (values[0], values[-1])
         if size is None:
-            msg = f"`--layer` {key}= must be a positive integer or AxB; got {fields[key]!r}"
+            msg = (
+                f"`--layer` {key}= ({names[key]}) must be a positive integer or AxB; "
+                f"got {fields[key]!r}"
+            )
             raise OptionError(msg)
         return size
 

@@ -108,6 +108,7 @@ def test_pillow_only_in_the_images_package():
 
 
 STDLIB_ONLY = (
+    "convcli.signals",
     "convcli.presets",
     "convcli.config",
     "convcli.errors",
@@ -115,14 +116,22 @@ STDLIB_ONLY = (
     "convcli.parsing",
     "convcli.shapes",
     "convcli.layers",
+    "convcli.budget",
 )
 
 #: The layers of docs/architecture.md, bottom first: a module may import its own layer (the
 #: cycle test keeps that acyclic) and the layers below, nothing above.  ``convcli`` itself
 #: (the lazy public facade) is left out: it names the public functions of every layer.
 LAYERS = (
-    ("convcli.errors", "convcli.config", "convcli.atomic", "convcli.parsing", "convcli.presets"),
-    ("convcli.shapes", "convcli.layers"),
+    (
+        "convcli.errors",
+        "convcli.config",
+        "convcli.atomic",
+        "convcli.parsing",
+        "convcli.signals",
+        "convcli.presets",
+    ),
+    ("convcli.shapes", "convcli.layers", "convcli.budget"),
     ("convcli.array_types", "convcli.borders", "convcli.conv_options"),
     ("convcli.engine", "convcli.kernelspec"),
     ("convcli.images", "convcli.filters"),

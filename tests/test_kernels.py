@@ -699,12 +699,12 @@ def test_directory_path_object_is_an_error(tmp_path: Path) -> None:
     ("text", "fragments"),
     [
         ("1 2 3\n4 5\n", ["line 2 has 2 values but line 1 has 3"]),
-        ("# c\n1 2 3\n\n4 5 x\n", ["line 4, column 3: 'x' is not a number"]),
+        ("# c\n1 2 3\n\n4 5 x\n", ["line 4, column 3: the value is not a number"]),
         ("1 2\n3 nan\n", ["line 2, column 2", "finite"]),
         ("1 2\n3 -inf\n", ["line 2, column 2", "finite"]),
         ("# only a comment\n\n", ["no numbers found"]),
         ("", ["no numbers found"]),
-        ("1;2\n", ["line 1, column 1: '1;2' is not a number"]),
+        ("1;2\n", ["line 1, column 1: the value is not a number"]),
     ],
 )
 def test_bad_text_files(tmp_path: Path, text: str, fragments: list[str]) -> None:

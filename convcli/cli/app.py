@@ -25,11 +25,28 @@ Examples:
   convcli shape 224x224x3 --layer k=7,s=2,p=3,c=64 --layer k=3,s=2,p=1
 """
 
+
+def _limits_epilog() -> str:
+    """The resource limits, one paragraph each (click keeps paragraphs apart)."""
+    from convcli import config
+
+    lines = [
+        "Limits (environment variables; sizes take K/M/G suffixes; --max-pixels and "
+        "--max-memory override two of them per command):"
+    ]
+    lines += [
+        f"  {s.env} (default {config.describe_size(s.default, s.unit)}): {s.what}"
+        for s in config.LIMITS.values()
+    ]
+    return "\n\n".join(lines)
+
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 app = typer.Typer(
     name="convcli",
     help=HELP,
+    epilog=_limits_epilog(),
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,

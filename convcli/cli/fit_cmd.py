@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
-from convcli.cli.options import Border, Json, MaxPixels, Padding, check_choice
+from convcli.cli.options import Border, Json, MaxMemory, MaxPixels, Padding, check_choice
 from convcli.cli.output import emit_json, err_console, out_console, print_weights, shape_text
 from convcli.cli.progress import fit_bar
-from convcli.errors import OptionError
+from convcli.errors import OptionError, RangeError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -93,6 +94,7 @@ def fit_command(
     padding: Padding = "same",
     border: Border = "reflect",
     max_pixels: MaxPixels = None,
+    max_memory: MaxMemory = None,
     json_output: Json = False,
 ) -> None:
     """Find the kernel that best maps INPUT to TARGET (least squares or gradient descent)."""
@@ -102,6 +104,8 @@ def fit_command(
     from convcli.shapes import parse_padding
 
     method = check_choice(method, FIT_METHODS, "method")
+    if lr is not None:
+        check_learning_rate(lr)
     ksize = parse_size(size)
     if ksize is None:
         msg = f"`--size` must be K or KHxKW; got {size!r}"
@@ -112,6 +116,7 @@ def fit_command(
     x = load_unit_image(input_path, max_pixels)[0]
     t = load_unit_image(target_path, max_pixels)[0]
     opts = ConvOptions(padding=parse_padding(padding), border=border)
+    _check_fit_memory(x.shape, t.shape, ksize, opts, method, not full, max_memory)
     result = _fit(x, t, ksize, opts, FitSettings(method, not full, steps, lr, seed))
     if output is not None:
         _write_preset(output, result, method, input_path, target_path)
@@ -145,6 +150,25 @@ class FitSettings(NamedTuple):
     seed: int
 
 
+def _check_fit_memory(
+    x_shape: tuple[int, ...],
+    t_shape: tuple[int, ...],
+    ksize: tuple[int, int],
+    opts: ConvOptions,
+    method: str,
+    depthwise: bool,
+    max_memory: str | None,
+) -> None:
+    """Refuse a fit estimated to need more memory than --max-memory, before work."""
+    from convcli.budget import check_memory, fit_bytes
+
+    geom = opts.geometry((x_shape[0], x_shape[1]), ksize)
+    c = x_shape[2] if len(x_shape) == 3 else 1
+    out_c = t_shape[2] if len(t_shape) == 3 else 1
+    need = fit_bytes(geom, c, out_c, depthwise=depthwise, method=method)
+    check_memory(need, f"fit --method {method} --size {ksize[0]}x{ksize[1]}", max_memory)
+
+
 def _fit(
     x: npt.NDArray[np.float64],
     t: npt.NDArray[np.float64],
@@ -170,9 +194,38 @@ def _fit(
         )
 
     if how.method != "gd":
-        return run(None)
-    with fit_bar(err_console(), how.steps) as callback:
-        return run(callback)
+        return _finite_fit(run(None), how)
+    with fit_bar(err_console(), how.steps) as bar:
+
+        def callback(step: int, loss: float) -> object:
+            if not math.isfinite(loss):
+                msg = (
+                    f"gradient descent diverged at step {step} (the loss is {loss}); "
+                    f"use a smaller --lr than {how.lr:g}"
+                )
+                raise RangeError(msg)
+            return bar(step, loss)
+
+        return _finite_fit(run(callback), how)
+
+
+def _finite_fit(result: FitResult, how: FitSettings) -> FitResult:
+    """The result, unless its loss or kernel is not finite (RangeError, exit 2)."""
+    import numpy as np
+
+    if not (math.isfinite(result.loss) and np.isfinite(result.kernel).all()):
+        hint = f"; use a smaller --lr than {how.lr:g}" if how.method == "gd" else ""
+        msg = f"the fit gave non-finite values (loss {result.loss}){hint}"
+        raise RangeError(msg)
+    return result
+
+
+def check_learning_rate(lr: float) -> float:
+    """``--lr`` if it is a finite number in (0, 1e6], else OptionError."""
+    if not (math.isfinite(lr) and 0 < lr <= 1e6):
+        msg = f"`--lr` must be a positive number of at most 1e6; got {lr!r}"
+        raise OptionError(msg)
+    return lr
 
 
 def _write_preset(

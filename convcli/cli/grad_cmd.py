@@ -13,6 +13,7 @@ from convcli.cli.options import (
     Cval,
     Dilation,
     Json,
+    MaxMemory,
     MaxPixels,
     Normalize,
     Padding,
@@ -31,12 +32,13 @@ from convcli.cli.output import (
     shape_text,
 )
 from convcli.cli.progress import SlowWorkBar
-from convcli.errors import OptionError
+from convcli.errors import OptionError, RangeError
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from convcli.conv_options import ConvOptions
     from convcli.grad import GradCheck, GradResult
     from convcli.kernelspec import Kernel
 
@@ -92,6 +94,7 @@ def grad_command(
     normalize: Normalize = False,
     scale: Scale = 1.0,
     max_pixels: MaxPixels = None,
+    max_memory: MaxMemory = None,
     threads: Threads = None,
     json_output: Json = False,
 ) -> None:
@@ -123,18 +126,23 @@ def grad_command(
         anchor=k.anchor,
         flip=convolve,
     )
+    _check_grad_memory(x.shape, w.shape, opts, bool(save_input), check, max_memory)
+    import numpy as np
+
     bar = SlowWorkBar(err_console())
     try:
-        res = loss_and_grad_with(
-            x,
-            w,
-            t,
-            opts,
-            loss=loss,
-            with_input_grad=bool(save_input),
-            threads=threads,
-            progress=bar,
-        )
+        with np.errstate(over="ignore", invalid="ignore"):  # _check_finite reports overflow
+            res = loss_and_grad_with(
+                x,
+                w,
+                t,
+                opts,
+                loss=loss,
+                with_input_grad=bool(save_input),
+                threads=threads,
+                progress=bar,
+            )
+        _check_finite(res)
         checked = None
         if check:
             checked = check_gradients_with(x, w, t, opts, loss=loss, threads=threads, progress=bar)
@@ -165,6 +173,39 @@ def _load_colours(path: str, max_pixels: int | None) -> tuple[npt.NDArray[np.flo
             markup=False,
         )
     return pixels, full_scale
+
+
+def _check_finite(res: GradResult) -> None:
+    """Refuse a loss or gradient that overflowed float64 (RangeError, exit 2), before printing."""
+    import numpy as np
+
+    parts = [np.asarray(res.loss), res.kernel_grad]
+    if res.input_grad is not None:
+        parts.append(res.input_grad)
+    if not all(np.isfinite(p).all() for p in parts):
+        msg = (
+            f"the loss or its gradient overflows float64 (loss {float(res.loss):.3g}); "
+            "use smaller kernel weights (--scale) or a smaller image"
+        )
+        raise RangeError(msg)
+
+
+def _check_grad_memory(
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    opts: ConvOptions,
+    input_grad: bool,
+    check: bool,
+    max_memory: str | None,
+) -> None:
+    """Refuse a gradient estimated to need more memory than --max-memory, before work."""
+    from convcli.budget import check_memory, grad_bytes
+
+    geom = opts.geometry((x_shape[0], x_shape[1]), (w_shape[-2], w_shape[-1]))
+    c = x_shape[2] if len(x_shape) == 3 else 1
+    out_c = w_shape[0] if len(w_shape) == 4 else c
+    need = grad_bytes(geom, c, out_c, input_grad=input_grad, check=check)
+    check_memory(need, "grad" + (" --check" if check else ""), max_memory)
 
 
 def _check_grad_options(loss: str, target: str | None, save_input: str | None) -> str:

@@ -81,3 +81,18 @@ def parse_pair(text: str, name: str) -> tuple[int, int]:
 def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:
     """Return ``--NAME``'s ``value`` lower-cased if it is one of ``choices``, else raise."""
     return one_of(value, choices, f"--{name}")
+
+
+# -- resource limits (robustness) -------------------------------------------------------
+
+MaxMemory = Annotated[
+    str | None,
+    typer.Option(
+        "--max-memory",
+        metavar="SIZE",
+        help=(
+            "Refuse work estimated to need more memory, e.g. 4G or 512M "
+            "(default: CONVCLI_MAX_MEMORY or 8G)."
+        ),
+    ),
+]

@@ -50,6 +50,7 @@ def error_line(message: object, source: str | None = None) -> str:
     ('Error: cannot read a.png', 'Error: b.png: broken')
     """
     line = one_line(message)
+    source = None if source is None else one_line(source)
     where = f"{source}: " if source is not None and source not in line else ""
     return f"Error: {where}{line}"
 
@@ -82,8 +83,23 @@ def weights_table(w: npt.NDArray[np.float64], title: str = "") -> Table:
     return table
 
 
+#: Largest kernel printed as a table (a 100x100 kernel prints in well under a second).
+MAX_PRINTED_WEIGHTS = 10_000
+
+
 def print_weights(console: Console, w: npt.NDArray[np.float64]) -> None:
-    """Print a 2-D, 3-D or 4-D kernel (or kernel gradient) as one table per 2-D slice."""
+    """Print a 2-D, 3-D or 4-D kernel (or kernel gradient) as one table per 2-D slice.
+
+    Above :data:`MAX_PRINTED_WEIGHTS` only a line saying so is printed (a table of
+    ``box:4000``'s 16 million weights took minutes); ``--json`` gives them all.
+    """
+    if w.size > MAX_PRINTED_WEIGHTS:
+        console.print(
+            f"({w.size:,} weights: too many to print as a table, more than "
+            f"{MAX_PRINTED_WEIGHTS:,}; use --json for all of them)",
+            markup=False,
+        )
+        return
     # wide kernels: let the table be as wide as it needs rather than dropping columns
     needed = 14 * w.shape[-1] + 4
     if needed > console.width:

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from convcli.array_types import F64Array, FloatArray
 from convcli.engine import correlate_with
-from convcli.errors import OptionError, RangeError
+from convcli.errors import ImageError, OptionError, RangeError
 from convcli.filters.options import ALPHA_MODES, FilterOptions
 from convcli.parsing import one_of
 from convcli.shapes import Pair
@@ -56,11 +56,18 @@ def check_range(
     Each step can grow the largest magnitude by at most ``sum(|w|)`` (plus its
     offset), so this bound is exact enough to only ever reject absurd weights.
     """
+    if not np.isfinite(offset):
+        msg = f"`offset` must be a finite number; got {offset!r}"
+        raise OptionError(msg)
     bound = float(np.max(np.abs(x))) if x.size else 0.0
-    for _ in range(repeat):
-        for k in kernels:
-            bound = bound * float(np.abs(k.effective_weights).sum()) + abs(k.offset)
-    bound += abs(offset)
+    if not np.isfinite(bound):
+        msg = "the image contains NaN or infinite values"
+        raise ImageError(msg)
+    with np.errstate(over="ignore"):  # an overflowing bound is the answer, not a warning
+        for _ in range(repeat):
+            for k in kernels:
+                bound = bound * float(np.abs(k.effective_weights).sum()) + abs(k.offset)
+        bound += abs(offset)
     limit = float(np.finfo(dtype).max) / 16
     if not bound <= limit:
         msg = (

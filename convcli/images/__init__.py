@@ -64,7 +64,7 @@ from convcli.images.formats import (
     output_format,
 )
 from convcli.images.frames import frame_count, load_frames, save_animation
-from convcli.images.inputs import default_max_pixels
+from convcli.images.inputs import default_max_pixels, read_limited
 from convcli.images.loaded import Animation, LoadedImage
 from convcli.images.read import load_image, load_image_bytes, read_shape
 from convcli.images.write import encode_image, save_image
@@ -84,6 +84,7 @@ __all__ = [
     "load_image",
     "load_image_bytes",
     "output_format",
+    "read_limited",
     "read_shape",
     "save_animation",
     "save_image",

@@ -18,10 +18,11 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image, ImageOps
 
-from convcli.atomic import atomic_write, write_failures
+from convcli.atomic import atomic_write, write_failures, write_stream
 from convcli.errors import ConvCliError, ImageError, OptionError
 from convcli.images.formats import animation_format
 from convcli.images.inputs import (
+    check_frames_pixels,
     check_input_file,
     check_pixel_limit,
     n_frames,
@@ -29,6 +30,7 @@ from convcli.images.inputs import (
     pillow_limit_off,
     read_failure,
     resolve_limit,
+    stream_data,
 )
 from convcli.images.loaded import Animation, LoadedImage
 from convcli.images.metadata import carried_info
@@ -70,6 +72,9 @@ def load_frames(
     """
     name = os.fspath(path)
     limit = resolve_limit(max_pixels)
+    if data is None:
+        check_input_file(name)
+        data = stream_data(name)
     _check_frames_input(name, data)
     with pillow_limit_off(), open_image(name, data) as im:
         check_pixel_limit(name, im.size, limit)
@@ -77,7 +82,8 @@ def load_frames(
         opened_mode, fmt = im.mode, im.format
         loop = im.info.get("loop")
         try:
-            decoded, durations = _decode_frames(im)
+            check_frames_pixels(name, im.size, n_frames(im))
+            decoded, durations = _decode_frames(im, name)
             frames = _loaded_frames(decoded, name, opened_mode, fmt)
         except ConvCliError:
             raise
@@ -100,12 +106,19 @@ def _check_frames_input(name: str, data: bytes | None) -> None:
         raise OptionError(msg)
 
 
-def _decode_frames(im: Image.Image) -> tuple[list[Image.Image], list[int]]:
-    """Every frame decoded (as Pillow composites it) and its duration in milliseconds."""
+def _decode_frames(im: Image.Image, name: str) -> tuple[list[Image.Image], list[int]]:
+    """Every frame decoded (as Pillow composites it) and its duration in milliseconds.
+
+    The pixels of the frames so far are counted against the limit before each
+    frame is decoded (pages of a TIFF may differ in size).
+    """
     decoded: list[Image.Image] = []
     durations: list[int] = []
+    pixels = 0
     for index in range(n_frames(im)):
         im.seek(index)
+        pixels += im.size[0] * im.size[1]
+        check_frames_pixels(name, im.size, index + 1, total=pixels)
         im.load()
         durations.append(int(im.info.get("duration", 0) or 0))
         decoded.append(im.copy())
@@ -163,9 +176,10 @@ def frame_count(path: str | os.PathLike[str]) -> int:
     """
     name = os.fspath(path)
     check_input_file(name)
-    if is_npy(name, None):
+    data = stream_data(name)
+    if is_npy(name, data):
         return 1
-    with pillow_limit_off(), open_image(name, None) as im:
+    with pillow_limit_off(), open_image(name, data) as im:
         return n_frames(im)
 
 
@@ -264,8 +278,7 @@ def _write_animation(
     if stream is not None:
         buf = io.BytesIO()
         first.save(buf, format=kind, **params)
-        stream.write(buf.getvalue())
-        stream.flush()
+        write_stream(stream, buf.getvalue(), name)
     else:
         with atomic_write(name) as tmp:
             first.save(tmp, format=kind, **params)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from convcli import config
 from convcli.errors import (
     ConvCliError,
     ImageError,
@@ -70,6 +73,53 @@ def check_input_file(name: str) -> None:
         raise InputNotFoundError(msg)
 
 
+def read_limited(stream: BinaryIO, name: str) -> bytes:
+    """All of ``stream`` (stdin, a FIFO), refused beyond ``CONVCLI_MAX_INPUT_BYTES``.
+
+    Read in chunks, so a stream without end (``< /dev/zero``) stops at the
+    limit instead of filling memory.
+    """
+    most = config.limit("input_bytes")
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = stream.read(min(1 << 20, most + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > most:
+            msg = (
+                f"cannot read {name}: more than {config.describe_size(most)}, the limit "
+                f"for a stream input ({config.LIMITS['input_bytes'].env})"
+            )
+            raise ImageTooLargeError(msg)
+
+
+def stream_data(name: str) -> bytes | None:
+    """The bytes of ``name`` when it is not a regular file (FIFO, ``<(...)``), read once; else None.
+
+    A pipe can be read only once, and the readers would open the input twice
+    (to sniff ``.npy``, then to decode), so a non-regular input is read here
+    (within the stream limit of :func:`read_limited`) and decoded from memory.
+    """
+    try:
+        mode = os.stat(name).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    try:
+        with open(name, "rb") as f:
+            data = read_limited(f, name)
+    except OSError as exc:
+        raise open_failure(name, exc) from exc
+    if not data:
+        msg = f"cannot read {name}: it is empty (no image data)"
+        raise ImageError(msg)
+    return data
+
+
 def check_pixel_limit(name: str, size: tuple[int, int], limit: int | None) -> None:
     """Raise ImageTooLargeError when ``size`` (W, H) has more pixels than ``limit``."""
     w, h = size
@@ -78,6 +128,24 @@ def check_pixel_limit(name: str, size: tuple[int, int], limit: int | None) -> No
         msg = (
             f"{name} is {h}x{w} (HxW) = {pixels:,} pixels, over the limit of {limit:,} "
             "(--max-pixels)"
+        )
+        raise ImageTooLargeError(msg)
+
+
+def check_frames_pixels(
+    name: str, size: tuple[int, int], frames: int, *, total: int | None = None
+) -> None:
+    """Refuse ``frames`` frames of ``size`` (W, H) over ``CONVCLI_MAX_FRAMES_PIXELS`` together.
+
+    ``total`` is the exact count when frames differ in size (default: frames * W * H).
+    """
+    w, h = size
+    pixels = frames * int(w) * int(h) if total is None else total
+    most = config.limit("frames_pixels")
+    if pixels > most:
+        msg = (
+            f"{name}: {frames:,} frames of {h}x{w} (HxW) hold {pixels:,} pixels together, "
+            f"over the limit of {most:,} for --all-frames ({config.LIMITS['frames_pixels'].env})"
         )
         raise ImageTooLargeError(msg)
 

@@ -25,6 +25,7 @@ from convcli.images.inputs import (
     pillow_limit_off,
     read_failure,
     resolve_limit,
+    stream_data,
 )
 from convcli.images.loaded import LoadedImage
 from convcli.images.metadata import ORIENTATION_TAG, carried_info
@@ -76,7 +77,7 @@ def load_image(
     name = os.fspath(path)
     limit = resolve_limit(max_pixels)
     check_input_file(name)
-    return _load(name, None, limit, frame)
+    return _load(name, stream_data(name), limit, frame)
 
 
 def load_image_bytes(
@@ -185,10 +186,11 @@ def read_shape(path: str | os.PathLike[str]) -> tuple[int, int, int]:
     """
     name = os.fspath(path)
     check_input_file(name)
-    if is_npy(name, None):
-        shape, _ = npy_header(name, None)
+    data = stream_data(name)
+    if is_npy(name, data):
+        shape, _ = npy_header(name, data)
         return shape
-    with pillow_limit_off(), open_image(name, None) as im:
+    with pillow_limit_off(), open_image(name, data) as im:
         try:
             w, h = im.size
             if _header_orientation(im) in (5, 6, 7, 8):
@@ -254,6 +256,9 @@ def to_array(im: Image.Image, name: str) -> tuple[np.ndarray, float]:
     elif target == "F":
         pixels = pixels.astype(np.float32, copy=False)
         max_value = 255.0
+        if not np.isfinite(pixels).all():  # as for a .npy array (exit 1, not the kernel's fault)
+            msg = f"cannot read {name}: the image contains NaN or infinite values"
+            raise ImageError(msg)
     else:
         max_value = 255
     if pixels.ndim == 2:

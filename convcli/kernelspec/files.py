@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from convcli.errors import KernelError, os_detail
+from convcli.errors import KernelError, error_detail, os_detail
 from convcli.kernelspec.kernel import Kernel
 from convcli.kernelspec.numbers import parse_row, rows_to_array
-from convcli.presets import check_size, read_preset_file
+from convcli.presets import check_kernel_file, check_size, read_preset_file
 
 _TEXT_SUFFIXES = (".txt", ".csv", ".mat")
 #: The extensions of kernel files: a spec ending in one is a file name, never a preset.
@@ -29,7 +29,8 @@ FILE_SUFFIXES = (*_TEXT_SUFFIXES, ".toml", ".npy")
 
 
 def _read_text(path: Path, display: str) -> str:
-    """Read a text kernel file as UTF-8 (with or without a BOM)."""
+    """Read a text kernel file as UTF-8 (with or without a BOM), after the size check."""
+    check_kernel_file(path, display)
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -96,7 +97,9 @@ def _with_header(
 def _parse_text_file(path: Path, display: str) -> Kernel:
     """Parse a .txt/.csv/.mat kernel file, with an optional libvips header."""
     lines = _content_lines(path, display)
-    rows = [parse_row(content, f"{display}: line {lineno}") for lineno, content in lines]
+    rows = [
+        parse_row(content, f"{display}: line {lineno}", echo=False) for lineno, content in lines
+    ]
     labels = [f"line {lineno}" for lineno, _ in lines]
     first = rows[0]
     could_be_header = 2 <= len(first) <= 4 and all(v.is_integer() and v > 0 for v in first[:2])
@@ -140,11 +143,12 @@ def _parse_toml_file(path: Path, display: str, *, source: str, preset: str | Non
 
 
 def _parse_npy_file(path: Path, display: str) -> Kernel:
-    """Load a 2-D/3-D/4-D numeric .npy array (no pickles)."""
+    """Load a 2-D/3-D/4-D numeric .npy array (no pickles); the size is checked from the header."""
+    check_kernel_file(path, display, text=False)
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        msg = f"{display}: not a readable .npy array ({exc})"
+    except Exception as exc:  # a malformed header raises ValueError, SyntaxError, TypeError ...
+        msg = f"{display}: not a readable .npy array ({error_detail(exc)[:200]})"
         raise KernelError(msg) from None
     if not isinstance(arr, np.ndarray):
         arr.close()

@@ -22,18 +22,24 @@ NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
 NONFINITE_RE = re.compile(r"[+-]?(?:nan|inf|infinity)\Z", re.IGNORECASE)
 
 
-def parse_number(token: str, where: str) -> float:
-    """Parse one weight; ``where`` names its place for the error message."""
+def parse_number(token: str, where: str, *, echo: bool = True) -> float:
+    """Parse one weight; ``where`` names its place for the error message.
+
+    With ``echo=False`` (text read from a file) the message never quotes the
+    token: a file that is not a kernel (``-k /etc/shadow``) must not leak into
+    an error line.
+    """
+    shown = repr(token) if echo and len(token) <= 40 else "the value"
     if NUMBER_RE.match(token):
         value = float(token)
         if math.isfinite(value):
             return value
-        msg = f"{where}: {token!r} is too large (not a finite float64)"
+        msg = f"{where}: {shown} is too large (not a finite float64)"
         raise KernelError(msg)
     if NONFINITE_RE.match(token):
         msg = f"{where}: {token!r} is not allowed; weights must be finite numbers"
         raise KernelError(msg)
-    msg = f"{where}: {token!r} is not a number"
+    msg = f"{where}: {shown} is not a number"
     raise KernelError(msg)
 
 
@@ -52,10 +58,10 @@ def split_row(text: str, label: str) -> list[str]:
     return tokens
 
 
-def parse_row(text: str, label: str) -> list[float]:
-    """Parse one row of numbers; errors name ``label`` and the column."""
+def parse_row(text: str, label: str, *, echo: bool = True) -> list[float]:
+    """Parse one row of numbers; errors name ``label`` and the column (see :func:`parse_number`)."""
     tokens = split_row(text, label)
-    return [parse_number(tok, f"{label}, column {j}") for j, tok in enumerate(tokens, 1)]
+    return [parse_number(tok, f"{label}, column {j}", echo=echo) for j, tok in enumerate(tokens, 1)]
 
 
 def rows_to_array(rows: list[list[float]], labels: list[str], context: str) -> F64Array:

@@ -16,9 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from convcli.errors import KernelError, os_detail
+from convcli.errors import KernelError, error_detail, os_detail
 from convcli.parsing import one_of
-from convcli.presets.limits import check_anchor, check_size, count_values, finite_float, position
+from convcli.presets.limits import (
+    check_anchor,
+    check_kernel_file,
+    check_size,
+    count_values,
+    finite_float,
+    position,
+    short_repr,
+)
 
 #: The allowed values of :attr:`convcli.kernelspec.Kernel.category`.
 CATEGORIES = ("blur", "edge", "sharpen", "emboss", "color", "other")
@@ -75,7 +83,7 @@ class PresetFile:
 def _nested_shape(value: Any, label: str) -> tuple[int, ...]:
     """The shape of a TOML nested list of weights, read along its first elements."""
     if not isinstance(value, list):
-        msg = f"{label}: `weights` must be a nested list of numbers; got {value!r}"
+        msg = f"{label}: `weights` must be a nested list of numbers; got {short_repr(value)}"
         raise KernelError(msg)
     shape: list[int] = []
     probe: Any = value
@@ -106,10 +114,13 @@ def _flatten_weights(value: Any, label: str) -> tuple[tuple[int, ...], tuple[flo
         depth = len(index)
         if depth == len(shape):
             if isinstance(node, bool) or not isinstance(node, int | float):
-                msg = f"{label}: {position(index)} is {node!r}, not a number"
+                msg = f"{label}: {position(index)} is {short_repr(node)}, not a number"
                 raise KernelError(msg)
-            if not math.isfinite(node):
-                msg = f"{label}: {position(index)} is {node!r}; weights must be finite numbers"
+            if not _finite(node):
+                msg = (
+                    f"{label}: {position(index)} is {short_repr(node)}; "
+                    "weights must be finite numbers"
+                )
                 raise KernelError(msg)
             flat.append(float(node))
             return
@@ -120,7 +131,11 @@ def _flatten_weights(value: Any, label: str) -> tuple[tuple[int, ...], tuple[flo
             else:
                 what = "weights" + "".join(f"[{i}]" for i in index)
                 first = "weights" + "[0]" * depth
-            got = count_values(len(node)) if isinstance(node, list) else f"the value {node!r}"
+            got = (
+                count_values(len(node))
+                if isinstance(node, list)
+                else f"the value {short_repr(node)}"
+            )
             msg = f"{label}: {what} has {got} but {first} has {count_values(shape[depth])}"
             raise KernelError(msg)
         for i, child in enumerate(node):
@@ -130,8 +145,17 @@ def _flatten_weights(value: Any, label: str) -> tuple[tuple[int, ...], tuple[flo
     return shape, tuple(flat)
 
 
+def _finite(number: float) -> bool:
+    """Whether ``number`` is finite as a float (an integer too large for a float is not)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
 def _load_toml(path: Path, display: str) -> dict[str, Any]:
     """Read a TOML file; errors name it as ``display``."""
+    check_kernel_file(path, display)
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -140,6 +164,12 @@ def _load_toml(path: Path, display: str) -> dict[str, Any]:
         raise KernelError(msg) from None
     except UnicodeDecodeError:
         msg = f"{display}: invalid TOML: the file is not UTF-8 text"
+        raise KernelError(msg) from None
+    except RecursionError:
+        msg = f"{display}: invalid TOML: arrays or tables nested too deeply"
+        raise KernelError(msg) from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        msg = f"{display}: invalid TOML: {error_detail(exc)}"
         raise KernelError(msg) from None
     except OSError as exc:
         msg = f"cannot read kernel file {display}: {os_detail(exc)}"
@@ -151,7 +181,7 @@ def _text_keys(data: dict[str, Any], display: str) -> dict[str, str]:
     texts: dict[str, str] = {}
     for key in _TEXT_KEYS:
         if key in data and not isinstance(data[key], str):
-            msg = f"{display}: `{key}` must be a string; got {data[key]!r}"
+            msg = f"{display}: `{key}` must be a string; got {short_repr(data[key])}"
             raise KernelError(msg)
         texts[key] = data.get(key, "")
     texts["category"] = texts["category"] or "other"
@@ -192,7 +222,8 @@ def read_preset_file(path: Path, display: str) -> PresetFile:
     data = _load_toml(path, display)
     unknown = sorted(set(data) - set(TOML_KEYS))
     if unknown:
-        msg = f"{display}: unknown key {unknown[0]!r}; allowed keys are {', '.join(TOML_KEYS)}"
+        key = short_repr(unknown[0])
+        msg = f"{display}: unknown key {key}; allowed keys are {', '.join(TOML_KEYS)}"
         raise KernelError(msg)
     if "weights" not in data:
         msg = f"{display}: the `weights` key is missing"

@@ -20,9 +20,16 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, NotRequired, TypedDict
+from typing import TYPE_CHECKING, BinaryIO, NotRequired, TypedDict
 
-from convcli.errors import ConvCliError, ImageError, OptionError, error_detail
+from convcli.errors import (
+    ConvCliError,
+    ImageError,
+    OptionError,
+    error_detail,
+    one_line,
+    os_detail,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -124,14 +131,17 @@ def _make_outdir(outdir: str) -> None:
 
 
 def read_stdin() -> bytes:
-    """All of stdin as bytes; refuse a terminal rather than wait for typing."""
+    """All of stdin as bytes (at most ``CONVCLI_MAX_INPUT_BYTES``); refuse a terminal."""
     stdin = sys.stdin
     if stdin is None or stdin.isatty():
         msg = "input '-' reads an image from stdin, but stdin is a terminal; pipe a file into it"
         raise OptionError(msg)
+    from convcli.images import read_limited
+
     buffer = getattr(stdin, "buffer", None)
-    data = buffer.read() if buffer is not None else stdin.read().encode("latin-1")
-    return bytes(data)
+    if buffer is None:
+        return stdin.read().encode("latin-1")
+    return read_limited(buffer, "<stdin>")
 
 
 def explain_file(path: str, kernels: Sequence[Kernel], options: FilterOptions) -> list[str]:
@@ -156,6 +166,7 @@ class FilterJob:
     options: FilterOptions
     quality: int | None = None
     max_pixels: int | None = None
+    max_memory: int | str | None = None
     frame: int | None = None
     fmt: str | None = None
     compress_level: int | None = None
@@ -166,19 +177,42 @@ class FilterJob:
 def filter_one(
     job: FilterJob, src: str, dst: str, progress: ProgressFn | None = None
 ) -> tuple[FileResult, int]:
-    """Filter one input; return its result and exit code (0 when it worked)."""
+    """Filter one input; return its result and exit code (0 when it worked).
+
+    This is the error boundary of one file: whatever fails (out of memory, an
+    operating-system error, a bug) fails this file only, with one line.  Python
+    warnings raised meanwhile (Pillow on an odd TIFF, NumPy) become notes of
+    the result, or join its error, one line each.
+    """
+    import warnings
+
+    with warnings.catch_warnings(record=True) as heard:
+        warnings.simplefilter("always")
+        result, code = _filter_one(job, src, dst, progress)
+    texts = list(dict.fromkeys(f"{one_line(w.message)} ({w.category.__name__})" for w in heard))
+    if texts and code:
+        result["error"] = f"{result['error']} (warnings: {'; '.join(texts)[:300]})"
+    elif texts:
+        result["notes"] = [*result.get("notes", []), *texts]
+    return result, code
+
+
+def _filter_one(
+    job: FilterJob, src: str, dst: str, progress: ProgressFn | None
+) -> tuple[FileResult, int]:
     from convcli.runner.single import filter_image
 
     stdin = src == STDIO
     try:
         report = filter_image(
             "<stdin>" if stdin else src,
-            sys.stdout.buffer if dst == STDIO else dst,
+            _stdout() if dst == STDIO else dst,
             job.kernels,
             options=job.options,
             quality=job.quality,
             compress_level=job.compress_level,
             max_pixels=job.max_pixels,
+            max_memory=job.max_memory,
             input_data=job.input_data if stdin else None,
             fmt=job.fmt,
             all_frames=job.all_frames,
@@ -187,6 +221,15 @@ def filter_one(
         )
     except ConvCliError as exc:
         return _failed(src, dst, str(exc)), exc.exit_code
+    except MemoryError:
+        return _failed(src, dst, f"out of memory while filtering {src}"), 1
+    except (BrokenPipeError, KeyboardInterrupt):
+        raise
+    except OSError as exc:
+        return _failed(src, dst, f"system error on {src}: {os_detail(exc)}"), 1
+    except Exception as exc:  # a bug: reported for this file, and the batch goes on
+        detail = f"unexpected {type(exc).__name__} on {src}: {error_detail(exc)}"
+        return _failed(src, dst, detail + " (rerun with --debug for the traceback)"), 1
     result: FileResult = {
         "input": src,
         "output": dst,
@@ -199,6 +242,15 @@ def filter_one(
         "frames": report.frames,
     }
     return result, 0
+
+
+def _stdout() -> BinaryIO:
+    """The binary stdout, or ImageError when convcli was started with stdout closed (``>&-``)."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        msg = "cannot write <stdout>: standard output is closed (>&-)"
+        raise ImageError(msg)
+    return buffer  # type: ignore[no-any-return]
 
 
 def _failed(src: str, dst: str, error: str) -> FileResult:
@@ -246,7 +298,7 @@ def _run_in_pool(
     submit: Callable[..., Future[tuple[FileResult, int]]]
     with _worker_pool(min(jobs, len(tasks))) as pool:
         submit = pool.submit
-        futures = {submit(filter_one, job, src, dst): i for i, (src, dst) in enumerate(tasks)}
+        futures = {submit(_in_worker, job, src, dst): i for i, (src, dst) in enumerate(tasks)}
         try:
             for future in as_completed(futures):
                 index = futures[future]
@@ -258,15 +310,48 @@ def _run_in_pool(
                     result, code = _failed(src, dst, f"worker process failed on {src}: {detail}"), 1
                 yield index, result, code
         except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
+            _stop_workers(pool)
             raise
 
 
+def _in_worker(job: FilterJob, src: str, dst: str) -> tuple[FileResult, int]:
+    """:func:`filter_one` in a worker; a signal ends the worker once its temp file is gone."""
+    from convcli.signals import exit_code, worker_task
+
+    try:
+        with worker_task():
+            return filter_one(job, src, dst)
+    except KeyboardInterrupt as exc:  # SIGINT, SIGTERM, SIGHUP: atomic_write cleaned up
+        os._exit(exit_code(exc))
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and stop the workers (each removes its temp file, exits)."""
+    import signal
+
+    processes = list(getattr(pool, "_processes", None) or {})
+    pool.shutdown(wait=False, cancel_futures=True)
+    for pid in processes:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            continue
+    for process in (getattr(pool, "_processes", None) or {}).values():
+        process.join(timeout=10)
+    pool.shutdown(wait=True)
+
+
 def _worker_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of fresh processes (forkserver where there is one, else spawn)."""
+    """A pool of fresh processes (forkserver where there is one, else spawn).
+
+    Each worker handles SIGTERM/SIGHUP like SIGINT and dies with its parent
+    (:func:`convcli.signals.worker_init`).
+    """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from convcli.signals import worker_init
+
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=worker_init)

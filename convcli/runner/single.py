@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from convcli.atomic import write_stream
 from convcli.errors import OptionError
 from convcli.filters import FilterOptions, FilterReport, filter_and_map, prepare_kernels
 from convcli.runner.frames import filter_frames
@@ -31,6 +32,7 @@ def filter_image(
     quality: int | None = None,
     compress_level: int | None = None,
     max_pixels: int | None = None,
+    max_memory: int | str | None = None,
     input_data: bytes | None = None,
     fmt: str | None = None,
     frame: int | None = None,
@@ -62,6 +64,9 @@ def filter_image(
         PNG zlib level, 0 to 9 (default 6, see :func:`convcli.images.save_image`).
     max_pixels : int, optional
         Refuse larger images before decoding (default: Pillow's limit).
+    max_memory : int or str, optional
+        Refuse a chain estimated to need more bytes (``8G`` style strings
+        too) before filtering; default ``CONVCLI_MAX_MEMORY`` or 8 GiB.
     input_data : bytes, optional
         The encoded input (e.g. read from stdin) instead of reading ``input_path``.
     fmt : str, optional
@@ -89,6 +94,10 @@ def filter_image(
     if all_frames and frame is not None:
         msg = "give either --frame N or --all-frames, not both"
         raise OptionError(msg)
+    if input_data is None:
+        from convcli.images.inputs import check_input_file
+
+        check_input_file(str(input_path))  # a folder is named as such, not as a bad output
     out_name, kind, stream = _output_target(output_path, fmt, all_frames=all_frames)
     if all_frames:
         return filter_frames(
@@ -104,6 +113,7 @@ def filter_image(
         )
     img = _load(input_path, input_data, max_pixels=max_pixels, frame=frame)
     chain = prepare_kernels(kernels, opts)
+    _check_memory(img.pixels.shape, chain, opts, max_memory, str(input_path))
     in_shape = tuple(int(v) for v in img.pixels.shape)
     mapped = filter_and_map(
         img.pixels,
@@ -135,6 +145,27 @@ def filter_image(
         seconds=time.perf_counter() - start,
         notes=list(notes),
     )
+
+
+def _check_memory(
+    shape: tuple[int, ...],
+    chain: Sequence[Kernel],
+    opts: FilterOptions,
+    max_memory: int | str | None,
+    name: str,
+) -> None:
+    """Refuse the chain before work when its largest step's estimate is over the limit."""
+    from convcli.budget import check_memory, filter_bytes
+
+    h, w, c = shape
+    float_bytes = 8 if opts.precision == "float64" else 4
+    need = 0
+    for k in chain:
+        geom = opts.conv.geometry((h, w), (k.weights.shape[-2], k.weights.shape[-1]))
+        out_c = k.weights.shape[0] if k.weights.ndim == 4 else c
+        need = max(need, filter_bytes(geom, c, out_c, float_bytes=float_bytes))
+        h, w, c = (*geom.out_hw, out_c)
+    check_memory(need, f"filtering {name}", max_memory)
 
 
 def _output_target(
@@ -200,6 +231,5 @@ def _save(
         compress_level=compress_level,
         info=info,
     )
-    stream.write(data)
-    stream.flush()
+    write_stream(stream, data)
     return notes
