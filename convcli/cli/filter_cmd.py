@@ -103,7 +103,18 @@ Offset = Annotated[
 ]
 AbsValues = Annotated[bool, typer.Option("--abs", help="Absolute values (edge maps).")]
 Rescale = Annotated[bool, typer.Option("--rescale", help="Stretch min..max to the full range.")]
-Alpha = Annotated[str, typer.Option("--alpha", metavar="MODE", help="keep, filter or premultiply.")]
+Alpha = Annotated[
+    str,
+    typer.Option(
+        "--alpha",
+        metavar="MODE",
+        help=(
+            "keep (default: alpha unchanged; for blurs colour is alpha-weighted, so colour "
+            "under transparent pixels never bleeds), plain (colour filtered as is), filter "
+            "(alpha filtered too) or premultiply (as ImageMagick/GIMP)."
+        ),
+    ),
+]
 Repeat = Annotated[
     int, typer.Option("--repeat", metavar="N", min=1, help="Apply the whole chain N times.")
 ]

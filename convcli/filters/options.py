@@ -11,8 +11,12 @@ from convcli.shapes import PaddingSpec
 
 __all__ = ["ALPHA_MODES", "AlphaMode", "FilterOptions"]
 
-AlphaMode = Literal["keep", "filter", "premultiply"]
-ALPHA_MODES = ("keep", "filter", "premultiply")
+AlphaMode = Literal["keep", "plain", "filter", "premultiply"]
+#: ``keep``: alpha unchanged, colour alpha-weighted when every kernel is a 2-D kernel with
+#: non-negative weights (so colour under transparent pixels never bleeds into visible ones),
+#: else filtered as is; ``plain``: colour filtered as is, alpha unchanged; ``filter``: alpha
+#: filtered like colour; ``premultiply``: ``c' = conv(a*c)/conv(a)``, ``a' = conv(a)``.
+ALPHA_MODES = ("keep", "plain", "filter", "premultiply")
 
 
 @dataclass(frozen=True)
