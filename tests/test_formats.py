@@ -223,8 +223,15 @@ def test_all_frames_outdir_with_gif_format(capsys, tmp_path, animated):
         "gif",
         "-q",
     )
+    # Both inputs are named anim.*, so both would write anim.gif: refused before any work.
+    assert code == 2, err
+    assert "anim.gif" in err and "anim.tif" in err
+    assert not (tmp_path / "out").exists()
+    code, _, err = cli(
+        capsys, "filter", animated[".tif"], "-k", "box", "--all-frames", "-d", tmp_path / "out",
+        "--format", "gif", "-q",
+    )  # fmt: skip
     assert code == 0, err
-    # Both inputs are named anim.*, so they map to the same anim.gif; the last one wins.
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["anim.gif"]
     assert timing(tmp_path / "out" / "anim.gif")[0] == 4
 

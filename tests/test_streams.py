@@ -224,9 +224,8 @@ def test_stdin_terminal_is_refused(capsysbinary, monkeypatch, tmp_path):
 def test_bad_stdin_exit_1_and_nothing_written(capsysbinary, monkeypatch, tmp_path, data, dest):
     feed_stdin(monkeypatch, data)
     target = "-" if dest == "stdout" else str(tmp_path / "o.png")
-    code, out, err = cli_bytes(
-        capsysbinary, "filter", "-", "-k", "box", "-o", target, "--format", "png"
-    )
+    fmt = ["--format", "png"] if dest == "stdout" else []  # -o FILE.png has its own
+    code, out, err = cli_bytes(capsysbinary, "filter", "-", "-k", "box", "-o", target, *fmt)
     assert code == 1, err
     assert out == b""
     assert "<stdin>" in one_error_line(err)

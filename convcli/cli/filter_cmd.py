@@ -200,6 +200,8 @@ def filter_command(
 
     files = _check_io(inputs, output, outdir, fmt, frame, all_frames, json_output)
     options = _options(**locals())
+    if not quiet:
+        _note_idle_cval(options)
     kernels = [load_kernel(spec) for spec in kernel]
     if explain and files[0] != STDIO:
         _print_plan(files[0], kernels, options)
@@ -268,6 +270,23 @@ def _check_stdout_options(fmt: str | None, json_output: bool, all_frames: bool) 
     if json_output:
         msg = "--json cannot be used with -o - (stdout carries the image)"
         raise OptionError(msg)
+
+
+def _note_idle_cval(options: FilterOptions) -> None:
+    """``--cval`` is legal with any border but fills only ``constant``: say so (SPEC 7)."""
+    from convcli.borders import canonical_border
+
+    try:
+        border = canonical_border(options.border)
+    except OptionError:
+        return  # reported where filtering starts, as every bad border is
+    if options.cval != 0 and border != "constant":
+        err_console().print(
+            f"note: --cval {options.cval:g} has no effect with --border {border} "
+            "(it fills the constant border only)",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _print_plan(path: str, kernels: list[Kernel], options: FilterOptions) -> None:

@@ -26,7 +26,7 @@ from convcli.filters.bands import filter_and_map
 from convcli.filters.chain import check_range, filter_array, prepare_kernels
 from convcli.filters.explain import explain_chain
 from convcli.filters.options import ALPHA_MODES, AlphaMode, FilterOptions
-from convcli.filters.paths import output_path_for
+from convcli.filters.paths import check_collisions, check_suffix, output_path_for
 from convcli.filters.report import FilterReport
 from convcli.filters.values import map_values
 
@@ -40,6 +40,8 @@ __all__ = [
     "filter_and_map",
     "filter_array",
     "map_values",
+    "check_collisions",
+    "check_suffix",
     "output_path_for",
     "prepare_kernels",
 ]
