@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from convcli.cli.options import (
+    SIZE_RULE,
     Border,
     Convolve,
     Cval,
@@ -73,8 +74,8 @@ KernelChain = Annotated[
         "-k",
         "--kernel",
         metavar="KERNEL",
-        help="Kernel: preset name (sharpen, gaussian:sigma=2), inline matrix, or file. "
-        "Repeat to chain kernels.",
+        help="Kernel: preset name (sharpen, gaussian:sigma=2), ImageMagick kernel "
+        "(Gaussian:0x2, Sobel:90), inline matrix, or file. Repeat to chain kernels. " + SIZE_RULE,
     ),
 ]
 Output = Annotated[

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convcli.cli.options import Convolve, Json, Normalize, Scale
+from convcli.cli.options import SIZE_RULE, Convolve, Json, Normalize, Scale
 from convcli.cli.output import emit_json, out_console, print_weights, shape_text
 from convcli.parsing import one_of
 
@@ -38,7 +38,9 @@ Category = Annotated[
         help="Only this category: blur, edge, sharpen, emboss, color, other.",
     ),
 ]
-KernelSpec = Annotated[str, typer.Argument(help="Preset name, inline matrix or kernel file.")]
+KernelSpec = Annotated[
+    str, typer.Argument(help="Preset name, ImageMagick kernel, inline matrix or file. " + SIZE_RULE)
+]
 
 
 def preset_summary(p: PresetInfo) -> dict[str, Any]:

@@ -88,3 +88,10 @@ def parse_pair(text: str, name: str) -> tuple[int, int]:
 def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:
     """Return ``--NAME``'s ``value`` lower-cased if it is one of ``choices``, else raise."""
     return one_of(value, choices, f"--{name}")
+
+
+#: The one AxB rule, stated in the help of every command that reads a kernel size.
+SIZE_RULE = (
+    "Sizes AxB are A high x B wide (rows x columns), e.g. box:7x3; "
+    "ImageMagick strings 'WxH: ...' keep IM's width first."
+)
