@@ -186,7 +186,7 @@ def test_frame_from_stdin_gif(capsysbinary, monkeypatch, tmp_path):
     ("args", "token"),
     [
         (["a.png", "-k", "box", "-o", "-"], "--format"),
-        (["a.png", "-k", "box", "-o", "-", "--format", "gif"], "gif"),
+        (["a.png", "-k", "box", "-o", "-", "--format", "pcx"], "pcx"),
         (["a.png", "-k", "box", "-o", "-", "--format", "png", "--json"], "--json"),
         (["-", "-k", "box", "-d", "out"], "-d"),
         (["-", "a.png", "-k", "box", "-o", "x.png"], "exactly one input"),
@@ -271,4 +271,4 @@ def test_format_from_extension(ext, fmt):
 
 def test_format_from_extension_refuses_unknown():
     with pytest.raises(OptionError, match="use one of png"):
-        format_from_extension("gif")
+        format_from_extension("pcx")

@@ -260,7 +260,7 @@ def _check_stdout_options(fmt: str | None, json_output: bool, all_frames: bool) 
     from convcli.images import format_from_extension
 
     if not fmt:
-        msg = "-o - (stdout) needs --format (png, jpg, tif, webp, bmp or npy)"
+        msg = "-o - (stdout) needs --format (png, jpg, tif, webp, bmp, gif or npy)"
         raise OptionError(msg)
     if all_frames:
         from convcli.images import animation_format

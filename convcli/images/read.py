@@ -175,7 +175,9 @@ def _load_with_pillow(
         raise
     except Exception as exc:
         raise ImageError(read_failure(name, exc)) from exc
-    return _loaded(pixels, max_value, opened_mode, fmt, info, name)
+    loaded = _loaded(pixels, max_value, opened_mode, fmt, info, name)
+    loaded.n_frames = n_frames(im)
+    return loaded
 
 
 def _load_wide(
@@ -192,12 +194,14 @@ def _load_wide(
         pixels = apply_orientation(load_png16(name, data), orientation)
         fmt, mode = "PNG", f"{MODE_BY_CHANNELS.get(pixels.shape[2], '?')};16"
     else:
-        pixels, _ = load_tiff(name, data, limit, frame)
+        pixels, pages = load_tiff(name, data, limit, frame)
         fmt, mode = "TIFF", f"tifffile {pixels.dtype.name}x{pixels.shape[2]}"
     max_value: float = 255 if pixels.dtype == np.uint8 else 255.0
     if pixels.dtype in (np.uint16, np.int32):
         max_value = 65535
-    return _loaded(pixels, max_value, mode, fmt, info, name)
+    loaded = _loaded(pixels, max_value, mode, fmt, info, name)
+    loaded.n_frames = 1 if kind == "png16" else pages
+    return loaded
 
 
 def _loaded(

@@ -75,6 +75,8 @@ def _fit_format(array: np.ndarray, name: str, fmt: str, notes: list[str]) -> np.
         notes.append(
             f"wrote {name} as 8-bit ({fmt} holds 8 bits); use .png, .tif or .npy to keep 16 bits"
         )
+    if fmt == "GIF":
+        notes.append(f"GIF holds at most 256 colours; {name} is quantized (palette rebuilt)")
     if fmt == "WEBP" and c <= 2:
         notes.append(f"WebP has no greyscale mode; {name} is stored as RGB")
     return array

@@ -103,6 +103,12 @@ def filter_image(
             start=start,
         )
     img = _load(input_path, input_data, max_pixels=max_pixels, frame=frame)
+    frame_notes = []
+    if frame is None and img.n_frames > 1:
+        frame_notes.append(
+            f"took frame 0 of {img.n_frames} of {input_path}; use --frame N for another, "
+            "--all-frames for every one"
+        )
     chain = prepare_kernels(kernels, opts)
     in_shape = tuple(int(v) for v in img.pixels.shape)
     mapped = filter_and_map(
@@ -133,7 +139,7 @@ def filter_image(
         input_shape=in_shape,
         output_shape=out_shape,
         seconds=time.perf_counter() - start,
-        notes=list(notes),
+        notes=[*frame_notes, *notes],
     )
 
 
