@@ -158,3 +158,51 @@ def test_unknown_border_says_did_you_mean(tmp_path, run_cli, typo, hint):
     a = png(tmp_path / "a.png")
     code, _, err = run_cli("filter", a, "-k", "box", "-o", tmp_path / "o.png", "--border", typo)
     assert_clean_error(code, err, 2, f"unknown border {typo!r}", "did you mean", hint)
+
+
+# -- float .npy in 0..1 (SPEC section 4) ----------------------------------------------------
+
+
+def test_float_npy_in_unit_range_gets_a_note_and_input_range_maps_it(tmp_path, run_cli):
+    x = np.random.default_rng(1).random((8, 9, 3)).astype(np.float32)
+    np.save(tmp_path / "u.npy", x)
+    code, _, err = run_cli("filter", tmp_path / "u.npy", "-k", "identity", "-o", tmp_path / "a.png")
+    assert code == 0, err
+    assert "within 0..1" in err and "--input-range 0,1" in err
+    assert np.asarray(Image.open(tmp_path / "a.png")).max() <= 1  # nearly black, as the note says
+    code, _, err = run_cli(
+        "filter",
+        tmp_path / "u.npy",
+        "-k",
+        "identity",
+        "-o",
+        tmp_path / "b.png",
+        "--input-range",
+        "0,1",
+    )
+    assert code == 0, err
+    assert "within 0..1" not in err
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(tmp_path / "b.png")), np.rint(x * 255).astype(np.uint8)
+    )
+    # .npy output keeps raw values: no note
+    code, _, err = run_cli("filter", tmp_path / "u.npy", "-k", "identity", "-o", tmp_path / "c.npy")
+    assert code == 0 and "within 0..1" not in err
+
+
+@pytest.mark.parametrize("bad", ["1,0", "0", "a,b", "0,inf"])
+def test_bad_input_range_is_refused(tmp_path, run_cli, bad):
+    np.save(tmp_path / "u.npy", np.zeros((3, 3), np.float32))
+    code, _, err = run_cli(
+        "filter", tmp_path / "u.npy", "-k", "box", "-o", tmp_path / "o.png", "--input-range", bad
+    )
+    assert_clean_error(code, err, 2, "--input-range")
+
+
+def test_input_range_from_python():
+    from convcli.filters import FilterOptions, from_input_range
+
+    np.testing.assert_allclose(
+        from_input_range(np.array([2.0, 6.0]), (2.0, 6.0), 65535.0), [0.0, 65535.0]
+    )
+    assert FilterOptions(input_range=(0.0, 1.0)).input_range == (0.0, 1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -116,6 +117,14 @@ Alpha = Annotated[
         ),
     ),
 ]
+InputRange = Annotated[
+    str | None,
+    typer.Option(
+        "--input-range",
+        metavar="A,B",
+        help="Map input values from A..B to the full range first (e.g. 0,1 for float data).",
+    ),
+]
 Repeat = Annotated[
     int, typer.Option("--repeat", metavar="N", min=1, help="Apply the whole chain N times.")
 ]
@@ -180,6 +189,7 @@ def filter_command(
     abs_values: AbsValues = False,
     rescale: Rescale = False,
     alpha: Alpha = "keep",
+    input_range: InputRange = None,
     repeat: Repeat = 1,
     quality: Quality = None,
     compress_level: CompressLevel = None,
@@ -322,7 +332,23 @@ def _options(**kw: Any) -> FilterOptions:
         abs=kw["abs_values"],
         rescale=kw["rescale"],
         threads=kw["threads"],
+        input_range=_parse_input_range(kw["input_range"]),
     )
+
+
+def _parse_input_range(text: str | None) -> tuple[float, float] | None:
+    """``--input-range A,B``: two finite numbers with A < B."""
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        low, high = (float(p) for p in parts) if len(parts) == 2 else (0.0, float("nan"))
+    except ValueError:
+        low, high = 0.0, float("nan")
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        msg = f"--input-range must be A,B with finite numbers A < B (e.g. 0,1); got {text!r}"
+        raise OptionError(msg)
+    return low, high
 
 
 def _run(

@@ -28,7 +28,7 @@ from convcli.filters.explain import explain_chain
 from convcli.filters.options import ALPHA_MODES, AlphaMode, FilterOptions
 from convcli.filters.paths import check_collisions, check_suffix, output_path_for
 from convcli.filters.report import FilterReport
-from convcli.filters.values import map_values
+from convcli.filters.values import from_input_range, map_values, unit_range_note
 
 __all__ = [
     "ALPHA_MODES",
@@ -39,7 +39,9 @@ __all__ = [
     "explain_chain",
     "filter_and_map",
     "filter_array",
+    "from_input_range",
     "map_values",
+    "unit_range_note",
     "check_collisions",
     "check_suffix",
     "output_path_for",

@@ -24,6 +24,8 @@ class FilterOptions:
     """Geometry, precision and value options shared by every kernel of a chain.
 
     ``cval`` and ``offset`` are in image units (0..255 for 8-bit images).
+    ``input_range`` (``--input-range A,B``) maps input values from A..B to the
+    image's full range first (e.g. float data in 0..1).
     ``offset`` is added once, to the result of the whole chain; a preset's own
     offset is added after its step.
 
@@ -47,6 +49,7 @@ class FilterOptions:
     abs: bool = False
     rescale: bool = False
     threads: int | None = None
+    input_range: tuple[float, float] | None = None
 
     @cached_property
     def conv(self) -> ConvOptions:

@@ -12,7 +12,14 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import OptionError
-from convcli.filters import FilterOptions, FilterReport, filter_and_map, prepare_kernels
+from convcli.filters import (
+    FilterOptions,
+    FilterReport,
+    filter_and_map,
+    from_input_range,
+    prepare_kernels,
+    unit_range_note,
+)
 from convcli.runner.frames import filter_frames
 
 if TYPE_CHECKING:
@@ -109,10 +116,16 @@ def filter_image(
             f"took frame 0 of {img.n_frames} of {input_path}; use --frame N for another, "
             "--all-frames for every one"
         )
+    pixels = img.pixels
+    if opts.input_range is not None:
+        pixels = from_input_range(pixels, opts.input_range, img.max_value)
+    elif kind != "NPY":
+        note = unit_range_note(pixels, str(input_path), img.max_value)
+        frame_notes.extend([note] if note else [])
     chain = prepare_kernels(kernels, opts)
     in_shape = tuple(int(v) for v in img.pixels.shape)
     mapped = filter_and_map(
-        img.pixels,
+        pixels,
         chain,
         has_alpha=img.has_alpha,
         max_value=img.max_value,
