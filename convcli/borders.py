@@ -25,37 +25,64 @@ from convcli.errors import OptionError
 
 BORDER_MODES = ("reflect", "mirror", "nearest", "wrap", "constant")
 
+#: Every accepted spelling (lower case, ``-`` read as ``_``, OpenCV's ``BORDER_`` prefix
+#: dropped) -> canonical mode.  scipy's ``grid-*`` modes, OpenCV's ``BORDER_*`` names,
+#: numpy.pad's and PyTorch's names are here; of ImageMagick's virtual-pixel methods,
+#: ``Edge`` and ``Tile`` are (IM's ``Mirror`` is convcli's ``reflect``, not ``mirror``).
 BORDER_ALIASES = {
     "reflect": "reflect",
     "symmetric": "reflect",
+    "grid_mirror": "reflect",
     "mirror": "mirror",
     "reflect101": "mirror",
     "reflect_101": "mirror",
+    "default": "mirror",
     "nearest": "nearest",
     "edge": "nearest",
     "replicate": "nearest",
     "wrap": "wrap",
     "circular": "wrap",
+    "grid_wrap": "wrap",
+    "tile": "wrap",
     "constant": "constant",
     "zeros": "constant",
+    "grid_constant": "constant",
 }
+
 
 IntArray = npt.NDArray[np.intp]
 
 
 def canonical_border(border: str) -> str:
-    """Return the canonical name of a border mode or alias.
+    """Return the canonical name of a border mode or alias (any case, OpenCV or scipy spelling).
 
     Examples
     --------
-    >>> canonical_border("replicate")
-    'nearest'
+    >>> canonical_border("replicate"), canonical_border("BORDER_REFLECT_101")
+    ('nearest', 'mirror')
+    >>> canonical_border("grid-wrap")
+    'wrap'
+    >>> canonical_border("refelct")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcli.errors.OptionError: unknown border 'refelct'; did you mean reflect, ...? (modes: ...)
     """
     key = str(border).strip().lower().replace("-", "_")
+    key = key.removeprefix("border_")
     name = BORDER_ALIASES.get(key) or BORDER_ALIASES.get(key.replace("_", ""))
     if name is None:
-        allowed = ", ".join(sorted(BORDER_ALIASES))
-        msg = f"`border` must be one of {allowed}; got {border!r}"
+        import difflib
+
+        close, taken = [], set()
+        for alias in difflib.get_close_matches(key, list(BORDER_ALIASES), n=6, cutoff=0.6):
+            if BORDER_ALIASES[alias] not in taken:  # one spelling per mode
+                taken.add(BORDER_ALIASES[alias])
+                close.append(alias)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        msg = (
+            f"unknown border {border!r}; {hint}(modes: {', '.join(BORDER_MODES)}; "
+            "aliases in convcli filter --help)"
+        )
         raise OptionError(msg)
     return name
 

@@ -164,21 +164,27 @@ def test_all_frames_applies_the_kernel_to_each_frame(capsys, tmp_path):
         capsys, "filter", tmp_path / "n.webp", "-k", "box:1", "--all-frames", "-o", out_path
     )
     assert code == 0, err
-    # WebP output is lossy by default (quality 90): compare loosely with the input.
+    # Animated WebP is lossless unless --quality is given: box:1 returns each frame exactly.
     with Image.open(out_path) as im:
         for i, frame in enumerate(frames):
             im.seek(i)
-            diff = np.abs(np.asarray(im.convert("RGB"), float) - frame)
-            assert diff.mean() < 6
+            np.testing.assert_array_equal(np.asarray(im.convert("RGB")), frame)
+    code, _, err = cli(
+        capsys, "filter", tmp_path / "n.webp", "-k", "box:1", "--all-frames", "-o", out_path,
+        "--quality", "50",
+    )  # fmt: skip
+    assert code == 0, err
+    with Image.open(out_path) as im:
+        assert np.abs(np.asarray(im.convert("RGB"), float) - frames[0]).max() > 0  # lossy
 
 
-@pytest.mark.parametrize("ext", [".png", ".jpg", ".tif", ".npy"])
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".npy"])
 def test_all_frames_to_a_still_format_exit_2(capsys, tmp_path, animated, ext):
     code, _, err = cli(
         capsys, "filter", animated[".gif"], "-k", "box", "--all-frames", "-o", tmp_path / f"o{ext}"
     )
     assert code == 2
-    assert ".gif or .webp" in one_error_line(err)
+    assert ".gif, .webp" in one_error_line(err)
     assert not (tmp_path / f"o{ext}").exists()
 
 
@@ -223,8 +229,15 @@ def test_all_frames_outdir_with_gif_format(capsys, tmp_path, animated):
         "gif",
         "-q",
     )
+    # Both inputs are named anim.*, so both would write anim.gif: refused before any work.
+    assert code == 2, err
+    assert "anim.gif" in err and "anim.tif" in err
+    assert not (tmp_path / "out").exists()
+    code, _, err = cli(
+        capsys, "filter", animated[".tif"], "-k", "box", "--all-frames", "-d", tmp_path / "out",
+        "--format", "gif", "-q",
+    )  # fmt: skip
     assert code == 0, err
-    # Both inputs are named anim.*, so they map to the same anim.gif; the last one wins.
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["anim.gif"]
     assert timing(tmp_path / "out" / "anim.gif")[0] == 4
 
@@ -248,7 +261,8 @@ def test_all_frames_single_frame_input_gives_one_frame(capsys, tmp_path):
 def test_animation_format():
     assert animation_format("x.webp") == "WEBP"
     assert animation_format("gif") == "GIF"
-    with pytest.raises(OptionError, match=".gif or .webp"):
+    assert animation_format("x.tif") == "TIFF"
+    with pytest.raises(OptionError, match=".gif, .webp"):
         animation_format("x.png")
 
 
@@ -335,3 +349,44 @@ def test_all_frames_sixteen_bit_pages_are_scaled_not_clipped(capsys, tmp_path):
             im.seek(i)
             means.append(int(np.asarray(im.convert("L")).mean()))
     assert means == [0, 128, 255]
+
+
+# -- frames in and out (SPEC section 4) -----------------------------------------------
+
+
+def test_a_batch_keeps_gif_inputs_as_gif(capsys, tmp_path, animated):
+    still = tmp_path / "still.png"
+    Image.new("RGB", (16, 12), (10, 200, 30)).save(still)
+    code, _, err = cli(
+        capsys, "filter", animated[".gif"], still, "-k", "sharpen", "-d", tmp_path / "out"
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["anim.gif", "still.png"]
+    assert "quantized" in err
+    with Image.open(tmp_path / "out" / "anim.gif") as im:
+        assert im.format == "GIF"
+
+
+def test_taking_frame_0_of_several_says_so(capsys, tmp_path, animated):
+    for ext in (".gif", ".tif", ".webp"):
+        code, _, err = cli(capsys, "filter", animated[ext], "-k", "box", "-o", tmp_path / "x.png")
+        assert code == 0, err
+        assert "took frame 0 of 4" in err and "--all-frames" in err
+        code, _, err = cli(
+            capsys, "filter", animated[ext], "-k", "box", "--frame", "0", "-o", tmp_path / "x.png"
+        )
+        assert code == 0 and "took frame" not in err
+
+
+def test_all_frames_to_a_multipage_tiff(capsys, tmp_path, animated):
+    out = tmp_path / "out.tif"
+    code, _, err = cli(capsys, "filter", animated[".gif"], "-k", "box:1", "--all-frames", "-o", out)
+    assert code == 0, err
+    with Image.open(out) as im, Image.open(animated[".gif"]) as src:
+        assert im.n_frames == 4
+        for i in range(4):
+            im.seek(i)
+            src.seek(i)
+            np.testing.assert_array_equal(
+                np.asarray(im.convert("RGB")), np.asarray(src.convert("RGB"))
+            )

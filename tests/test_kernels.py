@@ -311,7 +311,7 @@ def test_tiny_sigma_gaussian_is_a_delta() -> None:
 
 @pytest.mark.parametrize(
     ("spec", "shape"),
-    [("box:5", (5, 5)), ("box:7x3", (3, 7)), ("box:size=4", (4, 4)), ("box:size=2x6", (6, 2))],
+    [("box:5", (5, 5)), ("box:7x3", (7, 3)), ("box:size=4", (4, 4)), ("box:size=2x6", (2, 6))],
 )
 def test_box_generator(spec: str, shape: tuple[int, int]) -> None:
     k = load_kernel(spec)

@@ -151,13 +151,28 @@ def test_sixteen_bit_colour_png_keeps_sixteen_bits(tmp_path: Path) -> None:
     assert chunks[b"IHDR"][0][8] == 16  # bit depth
 
 
-def test_sixteen_bit_colour_tiff_becomes_8_bit_with_a_note(tmp_path: Path) -> None:
+@pytest.mark.parametrize("channels", [2, 3, 4])
+def test_sixteen_bit_colour_tiff_stays_16_bit(tmp_path: Path, channels: int) -> None:
+    import tifffile
+
+    v = np.array([0, 128, 129, 257 * 100 + 128, 65535], dtype=np.uint16)
+    pixels = np.stack([v, v[::-1], v, v[::-1]][:channels], axis=-1)[np.newaxis]
+    notes = save_image(tmp_path / "c.tif", pixels, max_value=65535)
+    assert notes == []
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "c.tif").reshape(pixels.shape), pixels)
+    img = load_image(tmp_path / "c.tif")
+    assert img.pixels.dtype == np.uint16 and img.max_value == 65535
+    assert img.has_alpha == (channels in (2, 4))
+    np.testing.assert_array_equal(img.pixels, pixels)
+
+
+def test_sixteen_bit_colour_becomes_8_bit_with_a_note_in_8_bit_formats(tmp_path: Path) -> None:
     v = np.array([0, 128, 129, 257 * 100 + 128, 65535], dtype=np.uint16)
     pixels = np.stack([v, v[::-1], v], axis=-1)[np.newaxis]
-    notes = save_image(tmp_path / "c.tif", pixels, max_value=65535)
+    notes = save_image(tmp_path / "c.bmp", pixels, max_value=65535)
     assert len(notes) == 1
     assert "8-bit" in notes[0]
-    img = load_image(tmp_path / "c.tif")
+    img = load_image(tmp_path / "c.bmp")
     expected = np.array([0, 0, 1, 100, 255])  # round(v / 257)
     np.testing.assert_array_equal(img.pixels[0, :, 0], expected)
     np.testing.assert_array_equal(img.pixels[0, :, 1], expected[::-1])

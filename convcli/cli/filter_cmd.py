@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from convcli.cli.options import (
+    SIZE_RULE,
     Border,
     Convolve,
     Cval,
@@ -74,8 +76,8 @@ KernelChain = Annotated[
         "-k",
         "--kernel",
         metavar="KERNEL",
-        help="Kernel: preset name (sharpen, gaussian:sigma=2), inline matrix, or file. "
-        "Repeat to chain kernels.",
+        help="Kernel: preset name (sharpen, gaussian:sigma=2), ImageMagick kernel "
+        "(Gaussian:0x2, Sobel:90), inline matrix, or file. Repeat to chain kernels. " + SIZE_RULE,
     ),
 ]
 Output = Annotated[
@@ -104,7 +106,26 @@ Offset = Annotated[
 ]
 AbsValues = Annotated[bool, typer.Option("--abs", help="Absolute values (edge maps).")]
 Rescale = Annotated[bool, typer.Option("--rescale", help="Stretch min..max to the full range.")]
-Alpha = Annotated[str, typer.Option("--alpha", metavar="MODE", help="keep, filter or premultiply.")]
+Alpha = Annotated[
+    str,
+    typer.Option(
+        "--alpha",
+        metavar="MODE",
+        help=(
+            "keep (default: alpha unchanged; for blurs colour is alpha-weighted, so colour "
+            "under transparent pixels never bleeds), plain (colour filtered as is), filter "
+            "(alpha filtered too) or premultiply (as ImageMagick/GIMP)."
+        ),
+    ),
+]
+InputRange = Annotated[
+    str | None,
+    typer.Option(
+        "--input-range",
+        metavar="A,B",
+        help="Map input values from A..B to the full range first (e.g. 0,1 for float data).",
+    ),
+]
 Repeat = Annotated[
     int, typer.Option("--repeat", metavar="N", min=1, help="Apply the whole chain N times.")
 ]
@@ -169,6 +190,7 @@ def filter_command(
     abs_values: AbsValues = False,
     rescale: Rescale = False,
     alpha: Alpha = "keep",
+    input_range: InputRange = None,
     repeat: Repeat = 1,
     quality: Quality = None,
     compress_level: CompressLevel = None,
@@ -191,6 +213,8 @@ def filter_command(
 
     files = _check_io(inputs, output, outdir, fmt, frame, all_frames, json_output)
     options = _options(**locals())
+    if not quiet:
+        _note_idle_cval(options)
     kernels = [load_kernel(spec) for spec in kernel]
     if explain and files[0] != STDIO:
         _print_plan(files[0], kernels, options)
@@ -249,7 +273,7 @@ def _check_stdout_options(fmt: str | None, json_output: bool, all_frames: bool) 
     from convcli.images import format_from_extension
 
     if not fmt:
-        msg = "-o - (stdout) needs --format (png, jpg, tif, webp, bmp or npy)"
+        msg = "-o - (stdout) needs --format (png, jpg, tif, webp, bmp, gif or npy)"
         raise OptionError(msg)
     if all_frames:
         from convcli.images import animation_format
@@ -260,6 +284,23 @@ def _check_stdout_options(fmt: str | None, json_output: bool, all_frames: bool) 
     if json_output:
         msg = "--json cannot be used with -o - (stdout carries the image)"
         raise OptionError(msg)
+
+
+def _note_idle_cval(options: FilterOptions) -> None:
+    """``--cval`` is legal with any border but fills only ``constant``: say so (SPEC 7)."""
+    from convcli.borders import canonical_border
+
+    try:
+        border = canonical_border(options.border)
+    except OptionError:
+        return  # reported where filtering starts, as every bad border is
+    if options.cval != 0 and border != "constant":
+        err_console().print(
+            f"note: --cval {options.cval:g} has no effect with --border {border} "
+            "(it fills the constant border only)",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _print_plan(path: str, kernels: list[Kernel], options: FilterOptions) -> None:
@@ -294,7 +335,23 @@ def _options(**kw: Any) -> FilterOptions:
         abs=kw["abs_values"],
         rescale=kw["rescale"],
         threads=kw["threads"],
+        input_range=_parse_input_range(kw["input_range"]),
     )
+
+
+def _parse_input_range(text: str | None) -> tuple[float, float] | None:
+    """``--input-range A,B``: two finite numbers with A < B."""
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        low, high = (float(p) for p in parts) if len(parts) == 2 else (0.0, float("nan"))
+    except ValueError:
+        low, high = 0.0, float("nan")
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        msg = f"--input-range must be A,B with finite numbers A < B (e.g. 0,1); got {text!r}"
+        raise OptionError(msg)
+    return low, high
 
 
 def _run(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
-from convcli.cli.options import Border, Json, MaxMemory, MaxPixels, Padding, check_choice
+from convcli.cli.options import SIZE_RULE, Border, Json, MaxMemory, MaxPixels, Padding, check_choice
 from convcli.cli.output import emit_json, err_console, out_console, print_weights, shape_text
 from convcli.cli.progress import fit_bar
 from convcli.errors import OptionError, RangeError
@@ -36,7 +36,9 @@ SPARK = "▁▂▃▄▅▆▇█"
 
 FitInput = Annotated[str, typer.Argument(metavar="INPUT", help="Input image (or .npy).")]
 FitTarget = Annotated[str, typer.Argument(metavar="TARGET", help="Target image (or .npy).")]
-Size = Annotated[str, typer.Option("--size", metavar="K", help="Kernel size K or KHxKW.")]
+Size = Annotated[
+    str, typer.Option("--size", metavar="K", help="Kernel size K or KHxKW. " + SIZE_RULE)
+]
 Method = Annotated[str, typer.Option("--method", metavar="METHOD", help="lstsq or gd.")]
 Steps = Annotated[
     int,

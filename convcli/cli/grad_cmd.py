@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from convcli.cli.options import (
+    SIZE_RULE,
     Border,
     Convolve,
     Cval,
@@ -58,7 +59,9 @@ Examples:
 
 
 GradInput = Annotated[str, typer.Argument(metavar="INPUT", help="Input image (or .npy).")]
-OneKernel = Annotated[str, typer.Option("-k", "--kernel", metavar="KERNEL", help="Kernel spec.")]
+OneKernel = Annotated[
+    str, typer.Option("-k", "--kernel", metavar="KERNEL", help="Kernel spec. " + SIZE_RULE)
+]
 Target = Annotated[
     str | None,
     typer.Option(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convcli.cli.options import Convolve, Json, Normalize, Scale
+from convcli.cli.options import SIZE_RULE, Convolve, Json, Normalize, Scale
 from convcli.cli.output import emit_json, out_console, print_weights, shape_text
 from convcli.parsing import one_of
 
@@ -38,7 +38,9 @@ Category = Annotated[
         help="Only this category: blur, edge, sharpen, emboss, color, other.",
     ),
 ]
-KernelSpec = Annotated[str, typer.Argument(help="Preset name, inline matrix or kernel file.")]
+KernelSpec = Annotated[
+    str, typer.Argument(help="Preset name, ImageMagick kernel, inline matrix or file. " + SIZE_RULE)
+]
 
 
 def preset_summary(p: PresetInfo) -> dict[str, Any]:
@@ -121,10 +123,12 @@ def show_command(
         )
         return
     console = out_console()
+    kh, kw = k.shape[-2:]
     console.print(
-        f"[bold]{k.name}[/]  {k.category}  shape {shape_text(k.shape)}  "
-        f"sum {w.sum():.6g}  anchor {k.effective_anchor}"
+        f"[bold]{k.name}[/]  {k.category}  shape {shape_text(k.shape)} "
+        f"({kh} high x {kw} wide)  sum {w.sum():.6g}  anchor {k.effective_anchor}"
     )
+    _say_which_was_taken(console, kernel, k.source)
     if k.description:
         console.print(k.description, markup=False)
     if getattr(k, "reference", ""):
@@ -132,3 +136,18 @@ def show_command(
     if k.offset:
         console.print(f"offset {k.offset:g} (added to every output value)")
     print_weights(console, w)
+
+
+def _say_which_was_taken(console: Any, spec: str, source: str) -> None:
+    """A bare name that is both a convcli preset and an ImageMagick kernel: say which one."""
+    from convcli.kernelspec.imagemagick import IM_KERNELS, is_imagemagick_name
+
+    name = spec.strip()
+    if ":" in name or source == "ImageMagick kernel" or not is_imagemagick_name(name):
+        return
+    im_syntax = IM_KERNELS[name.lower()]
+    console.print(
+        f"taken: convcli's preset {name!r} ({source}); ImageMagick's kernel of that name "
+        f"is written with arguments: {im_syntax}",
+        markup=False,
+    )

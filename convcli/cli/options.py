@@ -23,7 +23,14 @@ Padding = Annotated[
 Border = Annotated[
     str,
     typer.Option(
-        "--border", metavar="MODE", help="reflect, mirror, nearest, wrap, constant (or an alias)."
+        "--border",
+        metavar="MODE",
+        help=(
+            "reflect (default; symmetric, grid-mirror), mirror (reflect101, reflect_101, "
+            "default), nearest (edge, replicate), wrap (circular, grid-wrap, tile), constant "
+            "(zeros, grid-constant; fills --cval). Any case; OpenCV's BORDER_* names too. "
+            "ImageMagick -virtual-pixel: Edge = nearest, Mirror = reflect, Tile = wrap."
+        ),
     ),
 ]
 Cval = Annotated[
@@ -96,3 +103,9 @@ MaxMemory = Annotated[
         ),
     ),
 ]
+
+#: The one AxB rule, stated in the help of every command that reads a kernel size.
+SIZE_RULE = (
+    "Sizes AxB are A high x B wide (rows x columns), e.g. box:7x3; "
+    "ImageMagick strings 'WxH: ...' keep IM's width first."
+)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convcli.cli.options import Json, KernelDilation, KernelStride, Padding, parse_pair
+from convcli.cli.options import SIZE_RULE, Json, KernelDilation, KernelStride, Padding, parse_pair
 from convcli.cli.output import emit_json, out_console, shape_text
 from convcli.errors import InputNotFoundError, OptionError
 
@@ -37,7 +37,7 @@ KernelSizes = Annotated[
         "-k",
         "--kernel",
         metavar="KERNEL",
-        help="Kernel size K, KxK, KHxKW, or any kernel spec. Repeat to chain.",
+        help="Kernel size K, KxK, KHxKW, or any kernel spec. Repeat to chain. " + SIZE_RULE,
     ),
 ]
 Layers = Annotated[

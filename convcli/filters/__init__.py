@@ -26,9 +26,9 @@ from convcli.filters.bands import filter_and_map
 from convcli.filters.chain import check_range, filter_array, prepare_kernels
 from convcli.filters.explain import explain_chain
 from convcli.filters.options import ALPHA_MODES, AlphaMode, FilterOptions
-from convcli.filters.paths import output_path_for
+from convcli.filters.paths import check_collisions, check_suffix, output_path_for
 from convcli.filters.report import FilterReport
-from convcli.filters.values import map_values
+from convcli.filters.values import from_input_range, map_values, unit_range_note
 
 __all__ = [
     "ALPHA_MODES",
@@ -39,7 +39,11 @@ __all__ = [
     "explain_chain",
     "filter_and_map",
     "filter_array",
+    "from_input_range",
     "map_values",
+    "unit_range_note",
+    "check_collisions",
+    "check_suffix",
     "output_path_for",
     "prepare_kernels",
 ]

@@ -24,7 +24,11 @@ if TYPE_CHECKING:
     from convcli.conv_options import ConvOptions
     from convcli.kernelspec import Kernel
 
-__all__ = ["check_range", "filter_array", "prepare_kernels"]
+__all__ = ["alpha_weighted", "check_range", "filter_array", "prepare_kernels"]
+
+#: Where ``conv(a)`` is at most this fraction of ``conv(1)``, no visible pixel is near and
+#: the colour is filtered as is (rounding of the engine's sums stays far below it).
+_ALPHA_FLOOR = 1e-5
 
 
 def prepare_kernels(kernels: Sequence[Kernel], options: FilterOptions) -> list[Kernel]:
@@ -221,9 +225,116 @@ def filter_array(
     colour, alpha = _split_alpha(
         x, has_alpha=has_alpha, premultiply=premultiplied, max_value=max_value, dtype=dtype
     )
+    if alpha is not None and alpha_weighted(kernels, opts):
+        return _join_alpha(
+            _weighted_colour(
+                colour, alpha, kernels, opts, max_value=max_value, dtype=dtype, rows=rows
+            ),
+            _moved_alpha(alpha, kernels, opts, dtype=dtype, rows=rows),
+            premultiplied=False,
+            max_value=max_value,
+            dtype=dtype,
+        )
     for _ in range(opts.repeat):
         for kernel in kernels:
             colour, alpha = _chain_step(colour, alpha, kernel, opts, dtype=dtype, rows=rows)
     if opts.offset:
         colour = colour + dtype(opts.offset)
     return _join_alpha(colour, alpha, premultiplied=premultiplied, max_value=max_value, dtype=dtype)
+
+
+def alpha_weighted(kernels: Sequence[Kernel], opts: FilterOptions) -> bool:
+    """Whether ``--alpha keep`` weights colour by alpha: every kernel 2-D with weights >= 0."""
+    return opts.alpha == "keep" and all(
+        k.effective_weights.ndim == 2 and bool(np.all(k.effective_weights >= 0)) for k in kernels
+    )
+
+
+def _run_linear(
+    x: FloatArray,
+    kernels: Sequence[Kernel],
+    opts: FilterOptions,
+    conv: ConvOptions,
+    *,
+    dtype: type[np.floating],
+    rows: tuple[int, int] | None,
+    offsets: bool = False,
+) -> FloatArray:
+    """The whole chain (``repeat`` times) on ``x`` under ``conv``; kernel offsets if asked."""
+    for _ in range(opts.repeat):
+        for k in kernels:
+            x = _correlate(
+                x,
+                k.effective_weights,
+                conv,
+                anchor=k.effective_anchor,
+                dtype=dtype,
+                threads=opts.threads,
+                rows=rows,
+            )
+            if offsets and k.offset:
+                x += dtype(k.offset)
+    return x
+
+
+def _weighted_colour(
+    colour: FloatArray,
+    alpha: FloatArray,
+    kernels: Sequence[Kernel],
+    opts: FilterOptions,
+    *,
+    max_value: float,
+    dtype: type[np.floating],
+    rows: tuple[int, int] | None,
+) -> FloatArray:
+    """``conv(a*c) * conv(1) / conv(a)`` where ``conv(a) > 0``, else ``conv(c)`` (SPEC 4).
+
+    ``conv`` is the chain without its kernels' offsets; those (and nothing else) are
+    carried by the chain run on zeros with a zero border, and added at the end, so that
+    where the image is opaque the result is the chain's result without alpha.  Outside a
+    constant border, alpha and the ones image are taken as opaque (padded with 1).
+    """
+    conv = opts.conv
+    a = np.asarray(alpha, dtype=dtype) / dtype(max_value)
+    premult = _run_linear(
+        np.multiply(colour, a, dtype=dtype), kernels, opts, conv, dtype=dtype, rows=rows
+    )
+    pair = np.concatenate([a, np.ones_like(a)], axis=2)
+    pair = _run_linear(pair, kernels, opts, conv.replace(cval=1.0), dtype=dtype, rows=rows)
+    weight, ones = pair[..., :1], pair[..., 1:]
+    seen = weight > _ALPHA_FLOOR * np.abs(ones)
+    out = premult * np.where(seen, ones / np.where(seen, weight, 1), 0).astype(dtype)
+    if not bool(seen.all()):
+        plain = _run_linear(
+            colour.astype(dtype, copy=False), kernels, opts, conv, dtype=dtype, rows=rows
+        )
+        out = np.where(seen, out, plain).astype(dtype)
+    if any(k.offset for k in kernels):
+        zeros = np.zeros((*colour.shape[:2], 1), dtype=dtype)
+        out += _run_linear(
+            zeros, kernels, opts, conv.replace(cval=0.0), dtype=dtype, rows=rows, offsets=True
+        )
+    return out
+
+
+def _moved_alpha(
+    alpha: FloatArray,
+    kernels: Sequence[Kernel],
+    opts: FilterOptions,
+    *,
+    dtype: type[np.floating],
+    rows: tuple[int, int] | None,
+) -> FloatArray:
+    """Alpha moved, not filtered: a delta at each kernel's anchor (same geometry as colour)."""
+    for _ in range(opts.repeat):
+        for k in kernels:
+            alpha = _correlate(
+                alpha,
+                _delta_like(k),
+                opts.conv,
+                anchor=k.effective_anchor,
+                dtype=dtype,
+                threads=opts.threads,
+                rows=rows,
+            )
+    return alpha

@@ -11,8 +11,12 @@ from convcli.shapes import PaddingSpec
 
 __all__ = ["ALPHA_MODES", "AlphaMode", "FilterOptions"]
 
-AlphaMode = Literal["keep", "filter", "premultiply"]
-ALPHA_MODES = ("keep", "filter", "premultiply")
+AlphaMode = Literal["keep", "plain", "filter", "premultiply"]
+#: ``keep``: alpha unchanged, colour alpha-weighted when every kernel is a 2-D kernel with
+#: non-negative weights (so colour under transparent pixels never bleeds into visible ones),
+#: else filtered as is; ``plain``: colour filtered as is, alpha unchanged; ``filter``: alpha
+#: filtered like colour; ``premultiply``: ``c' = conv(a*c)/conv(a)``, ``a' = conv(a)``.
+ALPHA_MODES = ("keep", "plain", "filter", "premultiply")
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,8 @@ class FilterOptions:
     """Geometry, precision and value options shared by every kernel of a chain.
 
     ``cval`` and ``offset`` are in image units (0..255 for 8-bit images).
+    ``input_range`` (``--input-range A,B``) maps input values from A..B to the
+    image's full range first (e.g. float data in 0..1).
     ``offset`` is added once, to the result of the whole chain; a preset's own
     offset is added after its step.
 
@@ -43,6 +49,7 @@ class FilterOptions:
     abs: bool = False
     rescale: bool = False
     threads: int | None = None
+    input_range: tuple[float, float] | None = None
 
     @cached_property
     def conv(self) -> ConvOptions:

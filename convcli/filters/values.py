@@ -6,8 +6,43 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.array_types import FloatArray
+from convcli.errors import OptionError
 
-__all__ = ["map_values"]
+__all__ = ["from_input_range", "map_values", "unit_range_note"]
+
+
+def from_input_range(
+    x: npt.NDArray[np.generic], input_range: tuple[float, float], max_value: float
+) -> FloatArray:
+    """Map values from ``input_range`` (``--input-range A,B``) linearly to ``0..max_value``.
+
+    Examples
+    --------
+    >>> from_input_range(np.array([0.0, 0.5, 1.0]), (0.0, 1.0), 255.0).tolist()
+    [0.0, 127.5, 255.0]
+    """
+    low, high = (float(v) for v in input_range)
+    if not (np.isfinite(low) and np.isfinite(high) and high > low):
+        msg = f"`input_range` must be two finite numbers A,B with A < B; got {input_range!r}"
+        raise OptionError(msg)
+    dtype = np.float64 if np.asarray(x).dtype == np.float64 else np.float32
+    scale = max_value / (high - low)
+    return ((np.asarray(x, dtype=np.float64) - low) * scale).astype(dtype)
+
+
+def unit_range_note(x: npt.NDArray[np.generic], name: str, max_value: float) -> str | None:
+    """A note when float pixels all lie within 0..1 (likely meant as 0..1, not image units)."""
+    array = np.asarray(x)
+    if array.dtype.kind != "f" or not array.size:
+        return None
+    low, high = float(np.nanmin(array)), float(np.nanmax(array))
+    if not (0.0 <= low and high <= 1.0):
+        return None
+    return (
+        f"the float values of {name} all lie within 0..1, but are taken in image units "
+        f"(0..{max_value:g}), so the result is nearly black; --input-range 0,1 maps them "
+        "to the full range"
+    )
 
 
 def map_values(

@@ -13,10 +13,12 @@ from pathlib import Path
 
 from convcli.errors import OptionError
 
-SUPPORTED_OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".npy")
+SUPPORTED_OUTPUT_EXTENSIONS = (
+    ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".npy",
+)  # fmt: skip
 
-ANIMATION_EXTENSIONS = (".gif", ".webp")
-_ANIMATION_FORMATS = {".gif": "GIF", ".webp": "WEBP"}
+ANIMATION_EXTENSIONS = (".gif", ".webp", ".tif", ".tiff")
+_ANIMATION_FORMATS = {".gif": "GIF", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 
 _FORMAT_BY_EXTENSION = {
     ".png": "PNG",
@@ -26,6 +28,7 @@ _FORMAT_BY_EXTENSION = {
     ".tiff": "TIFF",
     ".webp": "WEBP",
     ".bmp": "BMP",
+    ".gif": "GIF",
     ".npy": "NPY",
 }
 
@@ -95,7 +98,7 @@ def output_format(path: str | os.PathLike[str]) -> str:
 
 
 def animation_format(path: str | os.PathLike[str]) -> str:
-    """Return the animated format a path will be written in: ``"GIF"`` or ``"WEBP"``.
+    """Return the multi-frame format a path will be written in: ``"GIF"``, ``"WEBP"`` or ``"TIFF"``.
 
     Parameters
     ----------
@@ -122,7 +125,10 @@ def animation_format(path: str | os.PathLike[str]) -> str:
     try:
         return _ANIMATION_FORMATS[ext]
     except KeyError:
-        msg = f"--all-frames writes an animation, so the output must be .gif or .webp; got {text}"
+        msg = (
+            "--all-frames writes every frame, so the output must be .gif, .webp (animations) "
+            f"or .tif/.tiff (multi-page); got {text}"
+        )
         raise OptionError(msg) from None
 
 

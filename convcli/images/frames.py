@@ -208,7 +208,7 @@ def save_animation(
     fmt : str, optional
         ``gif`` or ``webp`` for a stream target.
     quality : int, optional
-        WebP quality (default 90).
+        WebP quality; without it WebP is written lossless.
 
     Returns
     -------
@@ -232,7 +232,7 @@ def save_animation(
     images = _frames_to_pillow(frames, name, kind, notes)
     notes = list(dict.fromkeys(notes))  # one note per kind, not one per frame
     params = _animation_params(images, durations, loop, kind, quality)
-    if kind != "WEBP":
+    if kind == "GIF":
         notes.append(f"GIF holds at most 256 colours per frame; {name} is quantized")
     with write_failures(name):
         _write_animation(stream, name, kind, images[0], params)
@@ -266,8 +266,13 @@ def _animation_params(
     }
     if loop is not None:
         params["loop"] = int(loop)
-    if kind == "WEBP":
+    if kind == "WEBP" and quality is None:
+        params["lossless"] = True  # issue 14 measured 12.7 levels of mean error at quality 90
+    elif kind == "WEBP":
         params["quality"] = check_quality(quality, "WEBP")
+    if kind == "TIFF":
+        params.pop("duration")
+        params.pop("loop", None)
     return params
 
 

@@ -36,6 +36,8 @@ class LoadedImage:
         (bytes, with the orientation tag removed since it has been applied).
     path : str
         The path the image was loaded from.
+    n_frames : int
+        Frames (or pages) in the file; only one of them is in :attr:`pixels`.
     """
 
     pixels: np.ndarray
@@ -45,6 +47,7 @@ class LoadedImage:
     format: str | None
     info: dict[str, Any] = field(default_factory=dict)
     path: str = ""
+    n_frames: int = 1
 
     @property
     def shape(self) -> tuple[int, int, int]:

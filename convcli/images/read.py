@@ -10,13 +10,14 @@ the header.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from convcli import config
-from convcli.errors import ConvCliError, ImageError, OptionError
-from convcli.images.formats import CONVERTED_MODES, KEPT_MODES
+from convcli.errors import ConvCliError, ImageError, ImageTooLargeError, OptionError
+from convcli.images.formats import CONVERTED_MODES, KEPT_MODES, MODE_BY_CHANNELS
 from convcli.images.inputs import (
     check_input_file,
     check_pixel_limit,
@@ -30,6 +31,14 @@ from convcli.images.inputs import (
 from convcli.images.loaded import LoadedImage
 from convcli.images.metadata import ORIENTATION_TAG, carried_info
 from convcli.images.npy import is_npy, load_npy, npy_header
+from convcli.images.wide import (
+    apply_orientation,
+    is_tiff,
+    load_png16,
+    load_tiff,
+    tiff_shape,
+    wide_kind,
+)
 
 
 def load_image(
@@ -132,28 +141,85 @@ def _load(name: str, data: bytes | None, limit: int | None, frame: int | None) -
             msg = f"`--frame` {frame!r} is out of range: {name} is a .npy array with 1 frame"
             raise OptionError(msg)
         return load_npy(name, data, limit)
-    with pillow_limit_off(), open_image(name, data) as im:
-        opened_mode = im.mode
-        fmt = im.format
-        check_pixel_limit(name, im.size, limit)
-        try:
-            _seek_frame(im, name, frame)
-            # Force a full decode inside the try: truncation shows up here.
-            im.load()
-            ImageOps.exif_transpose(im, in_place=True)
+    try:
+        with pillow_limit_off(), open_image(name, data) as im:
+            kind = wide_kind(im, frame)
+            if kind is None:
+                return _load_with_pillow(im, name, limit, frame)
+            check_pixel_limit(name, im.size, limit)
             info = carried_info(im)
-            pixels, max_value = to_array(im, name)
-        except ConvCliError:
+            orientation = _header_orientation(im)
+    except ImageTooLargeError:
+        raise
+    except ImageError:
+        if not is_tiff(name, data):
             raise
-        except Exception as exc:
-            raise ImageError(read_failure(name, exc)) from exc
+        kind, info, orientation = "tiff", {}, 1  # Pillow cannot decode it: tifffile can
+    return _load_wide(kind, name, data, limit, frame, info, orientation)
+
+
+def _load_with_pillow(
+    im: Image.Image, name: str, limit: int | None, frame: int | None
+) -> LoadedImage:
+    """Decode an opened image with Pillow (every file :func:`wide_kind` does not claim)."""
+    opened_mode = im.mode
+    fmt = im.format
+    check_pixel_limit(name, im.size, limit)
+    try:
+        _seek_frame(im, name, frame)
+        # Force a full decode inside the try: truncation shows up here.
+        im.load()
+        ImageOps.exif_transpose(im, in_place=True)
+        info = carried_info(im)
+        pixels, max_value = to_array(im, name)
+    except ConvCliError:
+        raise
+    except Exception as exc:
+        raise ImageError(read_failure(name, exc)) from exc
+    loaded = _loaded(pixels, max_value, opened_mode, fmt, info, name)
+    loaded.n_frames = n_frames(im)
+    return loaded
+
+
+def _load_wide(
+    kind: str,
+    name: str,
+    data: bytes | None,
+    limit: int | None,
+    frame: int | None,
+    info: dict[str, Any],
+    orientation: int,
+) -> LoadedImage:
+    """Decode what Pillow would reduce to 8 bits (or cannot read) with imagecodecs/tifffile."""
+    if kind == "png16":
+        pixels = apply_orientation(load_png16(name, data), orientation)
+        fmt, mode = "PNG", f"{MODE_BY_CHANNELS.get(pixels.shape[2], '?')};16"
+    else:
+        pixels, pages = load_tiff(name, data, limit, frame)
+        fmt, mode = "TIFF", f"tifffile {pixels.dtype.name}x{pixels.shape[2]}"
+    max_value: float = 255 if pixels.dtype == np.uint8 else 255.0
+    if pixels.dtype in (np.uint16, np.int32):
+        max_value = 65535
+    loaded = _loaded(pixels, max_value, mode, fmt, info, name)
+    loaded.n_frames = 1 if kind == "png16" else pages
+    return loaded
+
+
+def _loaded(
+    pixels: np.ndarray,
+    max_value: float,
+    mode: str,
+    fmt: str | None,
+    info: dict[str, Any],
+    name: str,
+) -> LoadedImage:
     c = pixels.shape[2]
-    has_alpha = c in (2, 4) and pixels.dtype == np.uint8
+    has_alpha = c in (2, 4) and pixels.dtype in (np.uint8, np.uint16)
     return LoadedImage(
         pixels=pixels,
         max_value=max_value,
         has_alpha=has_alpha,
-        mode=opened_mode,
+        mode=mode,
         format=fmt,
         info=info,
         path=name,
@@ -190,16 +256,23 @@ def read_shape(path: str | os.PathLike[str]) -> tuple[int, int, int]:
     if is_npy(name, data):
         shape, _ = npy_header(name, data)
         return shape
-    with pillow_limit_off(), open_image(name, data) as im:
-        try:
-            w, h = im.size
-            if _header_orientation(im) in (5, 6, 7, 8):
-                w, h = h, w
-            c = Image.getmodebands(target_mode(im, name))
-        except ConvCliError:
+    try:
+        with pillow_limit_off(), open_image(name, data) as im:
+            try:
+                w, h = im.size
+                if _header_orientation(im) in (5, 6, 7, 8):
+                    w, h = h, w
+                c = Image.getmodebands(target_mode(im, name))
+                if wide_kind(im, None) == "png16" and getattr(im, "tile", [])[0].args == "LA;16B":
+                    c = 2  # Pillow widens 16-bit LA to RGBA; imagecodecs keeps LA
+            except ConvCliError:
+                raise
+            except Exception as exc:
+                raise ImageError(read_failure(name, exc)) from exc
+    except ImageError:
+        if not is_tiff(name, data):
             raise
-        except Exception as exc:
-            raise ImageError(read_failure(name, exc)) from exc
+        return tiff_shape(name)
     return int(h), int(w), c
 
 
@@ -222,6 +295,8 @@ def _header_orientation(im: Image.Image) -> int:
     # pixel data; the base implementation only looks at what the header gave.
     exif = Image.Image.getexif(im)
     value = exif.get(ORIENTATION_TAG, 1)
+    if im.format == "TIFF":  # Pillow already gives a TIFF's size (and pixels) upright
+        return 1
     return value if isinstance(value, int) else 1
 
 

@@ -1,6 +1,6 @@
 """Pixels made savable: the integer values and channels an output format can hold.
 
-Image formats hold uint8 (or, for PNG and greyscale TIFF, uint16) values in 1
+Image formats hold uint8 (or, for PNG and TIFF, uint16) values in 1
 to 4 channels.  Other data is rounded and clipped to ``0..max_value``, and
 whatever a format cannot hold (alpha, 16 bits, greyscale) is dropped with a
 note, so the caller can tell the user what was lost.
@@ -29,8 +29,12 @@ def to_pillow(
     array: np.ndarray, name: str, fmt: str, max_value: float, notes: list[str]
 ) -> Image.Image:
     """Turn ``(H, W[, C])`` values into a Pillow image the format can hold."""
-    array = savable_array(array, name, fmt, max_value, notes)
-    plane = array[:, :, 0] if array.shape[2] == 1 else array
+    return pillow_image(savable_array(array, name, fmt, max_value, notes))
+
+
+def pillow_image(savable: np.ndarray) -> Image.Image:
+    """A Pillow image of values :func:`savable_array` made savable."""
+    plane = savable[:, :, 0] if savable.shape[2] == 1 else savable
     return Image.fromarray(np.ascontiguousarray(plane))
 
 
@@ -66,10 +70,13 @@ def _fit_format(array: np.ndarray, name: str, fmt: str, notes: list[str]) -> np.
         array = array[:, :, :-1]
         c -= 1
         notes.append(f"{fmt} has no alpha channel; dropped the alpha of {name}")
-    if array.dtype == np.uint16 and not (fmt == "PNG" or (fmt == "TIFF" and c == 1)):
+    if array.dtype == np.uint16 and fmt not in ("PNG", "TIFF"):
         array = _sixteen_to_eight(array)
-        why = "16-bit colour TIFF" if fmt == "TIFF" else f"16-bit {fmt}"
-        notes.append(f"wrote {name} as 8-bit (Pillow cannot write {why}); use .npy to keep 16 bits")
+        notes.append(
+            f"wrote {name} as 8-bit ({fmt} holds 8 bits); use .png, .tif or .npy to keep 16 bits"
+        )
+    if fmt == "GIF":
+        notes.append(f"GIF holds at most 256 colours; {name} is quantized (palette rebuilt)")
     if fmt == "WEBP" and c <= 2:
         notes.append(f"WebP has no greyscale mode; {name} is stored as RGB")
     return array

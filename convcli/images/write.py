@@ -29,7 +29,7 @@ from convcli.images.formats import (
 )
 from convcli.images.metadata import metadata_params
 from convcli.images.npy import save_npy
-from convcli.images.savable import checked_array, savable_array, to_pillow
+from convcli.images.savable import checked_array, pillow_image, savable_array
 
 
 def encode_image(
@@ -94,7 +94,11 @@ def encode_image(
             notes,
         )
         return buf.getvalue(), notes
-    image = to_pillow(array, name, kind, max_value, notes)
+    savable = savable_array(array, name, kind, max_value, notes)
+    if _is_wide_tiff(kind, savable):
+        _write_wide_tiff(buf, savable, name, info or {})
+        return buf.getvalue(), notes
+    image = pillow_image(savable)
     params = _save_params(image.mode, name, kind, quality, info or {}, notes)
     try:
         image.save(buf, format=kind, **params)
@@ -167,12 +171,36 @@ def save_image(
             with atomic_write(name) as tmp, open(tmp, "wb") as f:
                 _write_png(f, savable, name, level, info or {}, notes)
         return notes
-    image = to_pillow(array, name, fmt, max_value, notes)
+    savable = savable_array(array, name, fmt, max_value, notes)
+    if _is_wide_tiff(fmt, savable):
+        with write_failures(name):
+            with atomic_write(name) as tmp:
+                _write_wide_tiff(tmp, savable, name, info or {})
+        return notes
+    image = pillow_image(savable)
     params = _save_params(image.mode, name, fmt, quality, info or {}, notes)
     with write_failures(name):
         with atomic_write(name) as tmp:
             image.save(tmp, format=fmt, **params)
     return notes
+
+
+def _is_wide_tiff(fmt: str, savable: np.ndarray) -> bool:
+    """Whether Pillow cannot write this TIFF (16-bit with more than one channel)."""
+    return fmt == "TIFF" and savable.dtype == np.uint16 and savable.shape[2] > 1
+
+
+def _write_wide_tiff(target: Any, array: np.ndarray, name: str, info: dict[str, Any]) -> None:
+    """16-bit colour TIFF through tifffile (see :mod:`convcli.images.wide`)."""
+    from convcli.images.wide import write_tiff
+
+    try:
+        write_tiff(target, array, info)
+    except OSError:
+        raise
+    except Exception as exc:
+        msg = f"cannot encode {name} as TIFF: {error_detail(exc)}"
+        raise ImageError(msg) from exc
 
 
 def _write_png(

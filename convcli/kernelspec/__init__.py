@@ -22,9 +22,11 @@ to 4 numbers, the first two are positive integers and exactly ``height`` rows
 of ``width`` numbers follow.  As in libvips, the result is *divided* by the
 header's ``scale`` (so ``Kernel.scale = 1 / scale``) and ``offset`` is added.
 
-Sizes are always written width x height (ImageMagick's ``WxH``), while array
-shapes are ``(rows, columns)``: ``box:7x3`` is 7 wide and 3 high, shape
-``(3, 7)``.
+One rule for sizes in convcli's own syntax, in every command (``box:AxB``,
+``shape -k AxB``, ``--layer k=AxB``, ``fit --size AxB``): ``AxB`` is A high and
+B wide, as array shapes ``(rows, columns)``: ``box:7x3`` has shape ``(7, 3)``.
+ImageMagick's kernel strings keep ImageMagick's width first: ``"7x3: ..."`` is
+7 wide and 3 high.
 
 Presets are the ``*.toml`` files of the built-in ``kernels/`` folder and of the
 folders listed in ``CONVCLI_KERNEL_PATH`` (separated by ``os.pathsep``, ``:``
@@ -74,7 +76,7 @@ Examples
 >>> load_kernel("sobel-x").weights.tolist()
 [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]
 >>> load_kernel("box:7x3").shape
-(3, 7)
+(7, 3)
 >>> load_kernel("3x3+0+0: 1,0,0, 0,0,0, 0,0,0").anchor
 (0, 0)
 """

@@ -173,10 +173,11 @@ def _gen_gaussian(spec: str, args: dict[str, str]) -> Kernel:
 def _gen_box(spec: str, args: dict[str, str]) -> Kernel:
     raw = args.get("size", str(GENERATOR_SPECS["box"].defaults["size"]))
     m = _WXH_RE.match(raw)
-    width = int(m.group(1)) if m else 0
-    height = int(m.group(2)) if m and m.group(2) is not None else width
+    # One AxB rule in every command: A high, B wide (as shape -k, --layer k= and fit --size).
+    height = int(m.group(1)) if m else 0
+    width = int(m.group(2)) if m and m.group(2) is not None else height
     if width < 1 or height < 1:
-        msg = f"box: `size` must be N or WxH (width x height) with positive integers; got {raw!r}"
+        msg = f"box: `size` must be N or HxW (H high x W wide) with positive integers; got {raw!r}"
         raise KernelError(msg)
     check_size((height, width), "box")
     return _generated("box", spec, np.ones((height, width)), scale=1.0 / (width * height))

@@ -13,6 +13,7 @@ from pathlib import Path
 from convcli.errors import KernelError
 from convcli.kernelspec.files import FILE_SUFFIXES, load_file, path_kind
 from convcli.kernelspec.generators import generate
+from convcli.kernelspec.imagemagick import IM_KERNELS, imagemagick_kernel, is_imagemagick_name
 from convcli.kernelspec.inline import PRESET_NAME_RE, looks_inline, parse_inline
 from convcli.kernelspec.kernel import Kernel
 from convcli.presets import GENERATORS, normalize_name, preset_index
@@ -25,7 +26,7 @@ def _load_preset_file(key: str, index: dict[str, tuple[Path, str]]) -> Kernel:
 
 def _unknown(spec: str, key: str) -> KernelError:
     """Build the 'unknown kernel' error, with the closest preset names."""
-    names = sorted({*preset_index(), *GENERATORS})
+    names = sorted({*preset_index(), *GENERATORS, *IM_KERNELS})
     close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
     hint = (
         f"did you mean {', '.join(close)}?"
@@ -36,12 +37,30 @@ def _unknown(spec: str, key: str) -> KernelError:
     return KernelError(msg)
 
 
+def _wants_imagemagick(key: str, params: str, convcli_has: bool) -> bool:
+    """ImageMagick's kernel for its names, unless convcli has the name and its syntax is used.
+
+    convcli's preset or generator wins for a bare name and for ``name=value`` or
+    positional parameters; ImageMagick's ``RxS`` geometry (and any parameters to
+    a preset that takes none, e.g. ``Laplacian:0``) selects ImageMagick's kernel.
+    """
+    if not is_imagemagick_name(key):
+        return False
+    if not convcli_has:
+        return True
+    if not params.strip() or "=" in params:
+        return False
+    return key not in GENERATORS or "x" in params.lower()
+
+
 def _load_preset(text: str) -> Kernel:
     name, colon, params = text.partition(":")
     key = normalize_name(name)
     index = preset_index()
     if key not in index and key not in GENERATORS:
         index = preset_index(refresh=True)
+    if _wants_imagemagick(key, params, key in index or key in GENERATORS):
+        return imagemagick_kernel(text)
     if not colon:
         if key in index:
             return _load_preset_file(key, index)
@@ -124,7 +143,7 @@ def load_kernel(spec: str | os.PathLike[str]) -> Kernel:
     >>> load_kernel("sobelx")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    convcli.errors.KernelError: unknown kernel 'sobelx': ...; did you mean sobel-x, sobel-y?
+    convcli.errors.KernelError: unknown kernel 'sobelx': ...; did you mean sobel-x, sobel, sobel-y?
     """
     if not isinstance(spec, str):
         if not isinstance(spec, os.PathLike):

@@ -55,7 +55,7 @@ def check_size(shape: tuple[int, ...], label: str) -> None:
         raise KernelError(msg)
     if len(shape) >= 2 and max(shape[-2:]) > MAX_KERNEL_SIDE:
         msg = (
-            f"{label}: a kernel of {shape[-1]}x{shape[-2]} (width x height) is too large; "
+            f"{label}: a kernel {shape[-2]} high x {shape[-1]} wide is too large; "
             f"at most {MAX_KERNEL_SIDE} per side is allowed"
         )
         raise KernelError(msg)

@@ -98,12 +98,17 @@ def output_targets(
 
     Files in ``outdir`` are named ``<input stem><suffix>.<fmt or the input's
     extension>``.  Without ``output`` this checks that ``fmt`` can be written
-    (an animated format with ``all_frames``) and creates ``outdir`` and its
-    parents.
+    (an animated format with ``all_frames``), that ``suffix`` stays in the
+    folder and that no two inputs write one file and no output overwrites
+    another input (:func:`convcli.filters.check_collisions`), all before any
+    work; then it creates ``outdir`` and its parents.  With ``output``,
+    ``suffix`` and ``fmt`` (unless ``output`` is stdout) would do nothing and
+    are refused.
     """
     if output is not None:
+        _check_single_output(output, suffix, fmt)
         return [str(Path(output))]
-    from convcli.filters import output_path_for
+    from convcli.filters import check_collisions, output_path_for
 
     if fmt and all_frames:
         from convcli.images import animation_format
@@ -113,8 +118,23 @@ def output_targets(
         from convcli.images import output_format
 
         output_format("x." + fmt.lstrip("."))
+    targets = [str(output_path_for(f, outdir, suffix=suffix, fmt=fmt)) for f in files]
+    check_collisions(files, targets)
     _make_outdir(outdir)
-    return [str(output_path_for(f, outdir, suffix=suffix, fmt=fmt)) for f in files]
+    return targets
+
+
+def _check_single_output(output: str, suffix: str, fmt: str | None) -> None:
+    """Refuse ``--suffix`` and ``--format`` where ``-o`` names the file (SPEC section 7)."""
+    if suffix:
+        msg = f"--suffix applies to -d OUTDIR only; -o {output} names the output file itself"
+        raise OptionError(msg)
+    if fmt and output != STDIO:
+        msg = (
+            f"--format applies to -d OUTDIR and -o - only; -o {output} takes its format "
+            "from its extension"
+        )
+        raise OptionError(msg)
 
 
 def _make_outdir(outdir: str) -> None:

@@ -13,7 +13,14 @@ import numpy.typing as npt
 
 from convcli.atomic import write_stream
 from convcli.errors import OptionError
-from convcli.filters import FilterOptions, FilterReport, filter_and_map, prepare_kernels
+from convcli.filters import (
+    FilterOptions,
+    FilterReport,
+    filter_and_map,
+    from_input_range,
+    prepare_kernels,
+    unit_range_note,
+)
 from convcli.runner.frames import filter_frames
 
 if TYPE_CHECKING:
@@ -112,11 +119,23 @@ def filter_image(
             start=start,
         )
     img = _load(input_path, input_data, max_pixels=max_pixels, frame=frame)
+    frame_notes = []
+    if frame is None and img.n_frames > 1:
+        frame_notes.append(
+            f"took frame 0 of {img.n_frames} of {input_path}; use --frame N for another, "
+            "--all-frames for every one"
+        )
+    pixels = img.pixels
+    if opts.input_range is not None:
+        pixels = from_input_range(pixels, opts.input_range, img.max_value)
+    elif kind != "NPY":
+        note = unit_range_note(pixels, str(input_path), img.max_value)
+        frame_notes.extend([note] if note else [])
     chain = prepare_kernels(kernels, opts)
     _check_memory(img.pixels.shape, chain, opts, max_memory, str(input_path))
     in_shape = tuple(int(v) for v in img.pixels.shape)
     mapped = filter_and_map(
-        img.pixels,
+        pixels,
         chain,
         has_alpha=img.has_alpha,
         max_value=img.max_value,
@@ -143,7 +162,7 @@ def filter_image(
         input_shape=in_shape,
         output_shape=out_shape,
         seconds=time.perf_counter() - start,
-        notes=list(notes),
+        notes=[*frame_notes, *notes],
     )
 
 
