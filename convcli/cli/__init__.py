@@ -22,13 +22,14 @@ from typer import Abort
 from typer.main import get_command
 
 from convcli.cli.app import app
-from convcli.cli.output import error_line
+from convcli.cli.output import emit_json_error, error_line, start_json
 from convcli.errors import ConvCliError
 
 __all__ = ["app", "main", "run"]
 
 
 def _error(message: str, code: int) -> int:
+    emit_json_error(message, code)
     sys.stderr.write(error_line(message) + "\n")
     sys.stderr.flush()
     return code
@@ -37,6 +38,18 @@ def _error(message: str, code: int) -> int:
 def _is_usage_error(exc: BaseException) -> bool:
     """Click-style parsing errors (typer re-exports click's classes under several names)."""
     return hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)
+
+
+def _wants_json(args: list[str]) -> bool:
+    """``--json`` among the options (before a ``--`` that ends them), and stdout not the image.
+
+    With ``-o -`` stdout carries an image, so even a refused ``--json`` writes no document there.
+    """
+    options = args[: args.index("--")] if "--" in args else args
+    to_stdout = any(
+        a in ("-o", "--output") and b == "-" for a, b in zip(options, options[1:], strict=False)
+    )
+    return "--json" in options and not to_stdout and "--output=-" not in options
 
 
 def _usage_error(exc: Exception) -> int:
@@ -53,6 +66,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
+    start_json(_wants_json(args))
     command = get_command(app)
     try:
         rv = command.main(args=args, prog_name="convcli", standalone_mode=False)
@@ -76,6 +90,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     if code == 130:
         # typer turns Ctrl-C inside a command into exit 130 without a message
         return _error("interrupted", 130)
+    if code:
+        emit_json_error(f"failed with exit code {code}", code)  # only if no document was written
     return code
 
 

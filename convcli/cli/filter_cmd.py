@@ -23,7 +23,14 @@ from convcli.cli.options import (
     check_choice,
     parse_pair,
 )
-from convcli.cli.output import emit_json, err_console, error_line, shape_text
+from convcli.cli.output import (
+    emit_json,
+    err_console,
+    error_doc,
+    error_line,
+    keep_partial,
+    shape_text,
+)
 from convcli.cli.progress import SlowWorkBar, batch_bar
 from convcli.errors import Interrupted, OptionError
 from convcli.runner.batch import (
@@ -208,7 +215,10 @@ def filter_command(
     )
     results, codes = _run(job, list(zip(files, targets, strict=True)), jobs, quiet)
     if json_output:
-        emit_json({"results": results})
+        doc: dict[str, Any] = {"results": results}
+        if codes:
+            doc["error"] = error_doc(_failure_message(results, codes), max(codes))
+        emit_json(doc)
     if codes:
         _fail(codes, len(files), quiet)
 
@@ -264,6 +274,13 @@ def _print_plan(path: str, kernels: list[Kernel], options: FilterOptions) -> Non
         err_console().print(f"plan: {line}", markup=False, soft_wrap=True)
 
 
+def _failure_message(results: list[FileResult | None], codes: list[int]) -> str:
+    """The error document's message: the one input's error, or how many of a batch failed."""
+    if len(results) == 1 and results[0] is not None:
+        return str(results[0]["error"])
+    return f"{len(codes)} of {len(results)} inputs failed"
+
+
 def _fail(codes: list[int], n_inputs: int, quiet: bool) -> NoReturn:
     """Exit with the worst code, after saying how many inputs of a batch failed."""
     if n_inputs > 1 and not quiet:
@@ -316,8 +333,12 @@ def _run(
     except KeyboardInterrupt:
         # Typer turns a KeyboardInterrupt into a silent exit 130; say why instead.
         # Outputs already written are complete and the current one left nothing.
+        keep_partial(results=[r for r in results if r is not None])
         msg = "interrupted"
         raise Interrupted(msg) from None
+    except BaseException:
+        keep_partial(results=[r for r in results if r is not None])  # for the --json error
+        raise
     finally:
         if slow_bar is not None:
             slow_bar.close()

@@ -25,6 +25,7 @@ from convcli.cli.options import (
 from convcli.cli.output import (
     emit_json,
     err_console,
+    error_doc,
     error_line,
     out_console,
     print_weights,
@@ -129,12 +130,14 @@ def grad_command(
         save_kernel_grad(Path(save_kernel), res.kernel_grad)
     if save_input and res.input_grad is not None:
         save_input_grad(Path(save_input), res.input_grad)
+    failed = checked is not None and not checked.ok
+    message = "analytic and finite-difference gradients disagree beyond tolerance"
     if json_output:
-        emit_json(_grad_doc(loss, res, w, checked))
+        doc = _grad_doc(loss, res, w, checked)
+        emit_json({**doc, "error": error_doc(message, 1)} if failed else doc)
     else:
         _print_grad(loss, res, x.shape, k, w, checked)
-    if checked is not None and not checked.ok:
-        message = "analytic and finite-difference gradients disagree beyond tolerance"
+    if failed:
         err_console().print(error_line(message), markup=False)
         raise typer.Exit(1)
 

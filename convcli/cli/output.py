@@ -54,10 +54,52 @@ def error_line(message: object, source: str | None = None) -> str:
     return f"Error: {where}{line}"
 
 
+class _JsonState:
+    """Whether this run asked for ``--json``, wrote its document, and a batch's results so far."""
+
+    requested = False
+    emitted = False
+    partial: dict[str, Any] | None = None
+
+
+def start_json(requested: bool) -> None:
+    """Reset the JSON state at the start of a run (``requested``: ``--json`` was given)."""
+    _JsonState.requested = requested
+    _JsonState.emitted = False
+    _JsonState.partial = None
+
+
+def keep_partial(**parts: Any) -> None:
+    """Remember what a failing command's error document should carry (a batch's ``results``)."""
+    _JsonState.partial = dict(parts)
+
+
+def error_doc(message: object, exit_code: int) -> dict[str, Any]:
+    """The SPEC section 7 error object: ``{"message": str, "exit_code": int}``."""
+    return {"message": one_line(message), "exit_code": exit_code}
+
+
 def emit_json(doc: Any) -> None:
     """Write one JSON document to stdout, and nothing else."""
+    _JsonState.emitted = True
     sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+def emit_json_error(message: object, exit_code: int) -> None:
+    """With ``--json``, the one document of a run that failed before writing its own.
+
+    ``{"error": {"message": ..., "exit_code": ...}}`` plus the partial results a
+    command kept; nothing if ``--json`` was not given or a document was written.
+    """
+    if not _JsonState.requested or _JsonState.emitted:
+        return
+    doc: dict[str, Any] = dict(_JsonState.partial or {})
+    doc["error"] = error_doc(message, exit_code)
+    try:
+        emit_json(doc)
+    except OSError:
+        pass  # stdout gone (closed pipe): the Error: line on stderr still says it
 
 
 def shape_text(shape: tuple[int, ...] | list[int]) -> str:
