@@ -350,7 +350,7 @@ def _print_done(console: Any, result: FileResult, kernels: Sequence[Kernel]) -> 
     console.print(
         f"{result['input']} {shape_text(result['input_shape'] or [])} -> "
         f"{shape_text(result['output_shape'] or [])}{frames}  "
-        f"{' -> '.join(k.name for k in kernels)}  "
+        f"{' -> '.join(k.label for k in kernels)}  "
         f"{result['seconds']:.2f} s  -> {result['output']}",
         markup=False,
         soft_wrap=True,

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
-from convcli.cli.options import Border, Json, MaxPixels, Padding, check_choice
+from convcli.cli.options import (
+    Border,
+    Json,
+    MaxPixels,
+    Padding,
+    PlotFile,
+    QuietWork,
+    check_choice,
+)
 from convcli.cli.output import emit_json, err_console, out_console, print_weights, shape_text
 from convcli.cli.progress import fit_bar
 from convcli.errors import OptionError
@@ -83,9 +91,14 @@ def fit_command(
     padding: Padding = "same",
     border: Border = "reflect",
     max_pixels: MaxPixels = None,
+    plot: PlotFile = None,
+    quiet: QuietWork = False,
     json_output: Json = False,
 ) -> None:
-    """Find the kernel that best maps INPUT to TARGET (least squares or Adam)."""
+    """Find the kernel that best maps INPUT to TARGET (least squares or Adam).
+
+    --plot FILE.png draws the loss curve (gd) and the fitted kernel.
+    """
     from convcli.conv_options import ConvOptions
     from convcli.grad import FIT_METHODS, load_unit_image
     from convcli.layers import parse_size
@@ -99,13 +112,23 @@ def fit_command(
     if output is not None and Path(output).suffix.lower() != ".toml":
         msg = f"`-o` writes a preset .toml file; got {output!r}"
         raise OptionError(msg)
+    if plot is not None:
+        from convcli.plots import check_plot_path
+
+        check_plot_path(plot)
     x = load_unit_image(input_path, max_pixels)[0]
     t = load_unit_image(target_path, max_pixels)[0]
     opts = ConvOptions(padding=parse_padding(padding), border=border)
-    result = _fit(x, t, ksize, opts, FitSettings(method, not full, steps, lr, seed))
+    result = _fit(x, t, ksize, opts, FitSettings(method, not full, steps, lr, seed, quiet))
     if output is not None:
         _write_preset(output, result, method, input_path, target_path)
-    if result.history:
+    if plot is not None:
+        from convcli.plots import plot_fit
+
+        plot_fit(plot, result.kernel, result.history, result.loss)
+        if not quiet:
+            err_console().print(f"wrote {plot}", markup=False)
+    if result.history and not quiet:
         err_console().print(
             f"loss {result.history[0]:.3g} -> {result.loss:.3g}  {sparkline(result.history)}",
             markup=False,
@@ -133,6 +156,7 @@ class FitSettings(NamedTuple):
     steps: int
     lr: float
     seed: int
+    quiet: bool = False
 
 
 def _fit(
@@ -159,7 +183,7 @@ def _fit(
             callback=callback,
         )
 
-    if how.method != "gd":
+    if how.method != "gd" or how.quiet:
         return run(None)
     with fit_bar(err_console(), how.steps) as callback:
         return run(callback)

@@ -16,6 +16,8 @@ from convcli.cli.options import (
     MaxPixels,
     Normalize,
     Padding,
+    PlotFile,
+    QuietWork,
     Scale,
     Stride,
     Threads,
@@ -93,9 +95,15 @@ def grad_command(
     scale: Scale = 1.0,
     max_pixels: MaxPixels = None,
     threads: Threads = None,
+    plot: PlotFile = None,
+    quiet: QuietWork = False,
     json_output: Json = False,
 ) -> None:
-    """Loss and its gradient with respect to the kernel (and the input)."""
+    """Loss and its gradient with respect to the kernel (and the input).
+
+    --plot FILE.png draws dL/dw and dL/dx (dL/dx colours limited at the 99th percentile
+    of |dL/dx|, so a few large values at edges don't flatten the rest).
+    """
     from convcli.conv_options import ConvOptions
     from convcli.grad import (
         check_gradients_with,
@@ -109,6 +117,10 @@ def grad_command(
     from convcli.shapes import parse_padding
 
     loss = _check_grad_options(loss, target, save_input)
+    if plot is not None:
+        from convcli.plots import check_plot_path
+
+        check_plot_path(plot)
     k = load_kernel(kernel).transformed(normalize=normalize, scale=scale)
     w = k.effective_weights
     x, full_scale = load_unit_image(input_path, max_pixels)
@@ -123,13 +135,19 @@ def grad_command(
         flip=convolve,
     )
     res = loss_and_grad_with(
-        x, w, t, opts, loss=loss, with_input_grad=bool(save_input), threads=threads
+        x, w, t, opts, loss=loss, with_input_grad=bool(save_input or plot), threads=threads
     )
     checked = check_gradients_with(x, w, t, opts, loss=loss, threads=threads) if check else None
     if save_kernel:
         save_kernel_grad(Path(save_kernel), res.kernel_grad)
     if save_input and res.input_grad is not None:
         save_input_grad(Path(save_input), res.input_grad)
+    if plot is not None:
+        from convcli.plots import plot_grad
+
+        plot_grad(plot, res.kernel_grad, res.input_grad)
+        if not quiet:
+            err_console().print(f"wrote {plot}", markup=False)
     failed = checked is not None and not checked.ok
     message = "analytic and finite-difference gradients disagree beyond tolerance"
     if json_output:
@@ -192,7 +210,7 @@ def _print_grad(
     console = out_console()
     console.print(
         f"[bold]{loss}[/] loss = {res.loss:.10g}   input {shape_text(x_shape)} -> output "
-        f"{shape_text(res.output.shape)}   kernel {k.name} {shape_text(w.shape)}"
+        f"{shape_text(res.output.shape)}   kernel {k.label} {shape_text(w.shape)}"
     )
     console.print("dL/dw (kernel gradient, same shape as the kernel):")
     print_weights(console, res.kernel_grad)

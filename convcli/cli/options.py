@@ -66,7 +66,21 @@ Threads = Annotated[
 # -- output --------------------------------------------------------------------------
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
-Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="No per-image lines on stderr.")]
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "-q", "--quiet", help="No per-image lines, progress bars or notes on stderr (errors stay)."
+    ),
+]
+QuietWork = Quiet
+PlotFile = Annotated[
+    str | None,
+    typer.Option(
+        "--plot",
+        metavar="FILE.png",
+        help="Also draw the result as a PNG (needs matplotlib: pip install 'convcli[plot]').",
+    ),
+]
 
 
 def parse_pair(text: str, name: str) -> tuple[int, int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -107,36 +108,73 @@ def shape_text(shape: tuple[int, ...] | list[int]) -> str:
     return "x".join(str(v) for v in shape)
 
 
-def weights_table(w: npt.NDArray[np.float64], title: str = "") -> Table:
-    """Build a Rich table of a 2-D matrix: positive green, negative red, zero dim."""
+def column_widths(
+    natural: list[int], floors: list[int], width: int, give_way: tuple[tuple[int, int], ...]
+) -> list[int]:
+    """Widths of table columns that fit ``width`` (one cell of gap between columns).
+
+    Columns start at their ``natural`` width; while the row is too wide, the columns of
+    ``give_way`` are narrowed in turn, each ``(column, at least)`` down to that width but
+    never below the column's floor (its header).  Columns not named keep their width.
+
+    Examples
+    --------
+    >>> column_widths([4, 8, 40], [4, 8, 11], 60, ((2, 0),))
+    [4, 8, 40]
+    >>> column_widths([4, 8, 40], [4, 8, 11], 40, ((2, 0),))
+    [4, 8, 26]
+    >>> column_widths([10, 8, 40], [4, 8, 11], 20, ((2, 0), (0, 0)))
+    [4, 8, 11]
+    """
+    widths = list(natural)
+    for col, least in give_way:
+        excess = sum(widths) + len(widths) - 1 - width
+        if excess <= 0:
+            break
+        widths[col] = max(floors[col], least, widths[col] - excess)
+    return widths
+
+
+def fitted_table(
+    headers: tuple[str, ...],
+    rows: Sequence[tuple[str, ...]],
+    title: str = "",
+    give_way: tuple[tuple[int, int], ...] = (),
+    width: int | None = None,
+) -> Table:
+    """A table that fits the terminal: one line per row, every column at least its header wide.
+
+    When the rows are wider than the console, the columns of ``give_way`` (see
+    :func:`column_widths`; default: right to left) are narrowed and their cells cut with an
+    ellipsis; no column gets narrower than its header, so no header is ever broken.
+    """
+    from rich import box
+    from rich.cells import cell_len
     from rich.table import Table
 
-    digits = 6 if w.shape[1] <= 7 else 3
-    table = Table(title=title or None, show_header=False, box=None, padding=(0, 1))
-    for _ in range(w.shape[1]):
-        table.add_column(justify="right", no_wrap=True, min_width=digits + 6)
-    for row in w:
-        cells = []
-        for v in row:
-            style = "green" if v > 0 else "red" if v < 0 else "dim"
-            cells.append(f"[{style}]{v:.{digits}g}[/]")
-        table.add_row(*cells)
+    natural = [max([cell_len(h)] + [cell_len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    floors = [cell_len(h) for h in headers]
+    order = give_way or tuple((i, 0) for i in reversed(range(len(headers))))
+    widths = column_widths(natural, floors, width or out_console().width, order)
+    table = Table(
+        title=title or None,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=0,  # the box's blank divider is the one-cell gap between columns
+    )
+    for header, w in zip(headers, widths, strict=True):
+        table.add_column(header, no_wrap=True, overflow="ellipsis", width=w)
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
-def print_weights(console: Console, w: npt.NDArray[np.float64]) -> None:
-    """Print a 2-D, 3-D or 4-D kernel (or kernel gradient) as one table per 2-D slice."""
-    # wide kernels: let the table be as wide as it needs rather than dropping columns
-    needed = 14 * w.shape[-1] + 4
-    if needed > console.width:
-        from rich.console import Console
+def print_weights(
+    console: Console, w: npt.NDArray[np.float64], *, full: bool = False, hint: str = ""
+) -> None:
+    """Print a kernel (or kernel gradient): see :func:`convcli.cli.weights.print_weights`."""
+    from convcli.cli.weights import print_weights as print_all
 
-        console = Console(file=console.file, width=needed, highlight=False)
-    if w.ndim == 2:
-        console.print(weights_table(w))
-        return
-    w4 = w.reshape((1, *w.shape)) if w.ndim == 3 else w
-    for o in range(w4.shape[0]):
-        for c in range(w4.shape[1]):
-            label = f"in {c}" if w.ndim == 3 else f"out {o}, in {c}"
-            console.print(weights_table(w4[o, c], title=label))
+    print_all(console, w, full=full, hint=hint)
