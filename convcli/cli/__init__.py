@@ -58,7 +58,27 @@ def _usage_error(exc: Exception) -> int:
         return 2
     ctx = getattr(exc, "ctx", None)
     hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-    return _error(exc.format_message() + hint, exc.exit_code)  # type: ignore[attr-defined]
+    message = _unknown_option(exc) or exc.format_message()  # type: ignore[attr-defined]
+    return _error(message + hint, exc.exit_code)  # type: ignore[attr-defined]
+
+
+def _unknown_option(exc: Exception) -> str | None:
+    """``No such option`` with suggestions by the option's name, not by its ``--``.
+
+    Click compares ``--bogus`` with ``--abs`` including the dashes and suggests it;
+    compared as ``bogus`` and ``abs`` nothing is close, so nothing is suggested.
+    """
+    name = getattr(exc, "option_name", None)
+    possibilities = getattr(exc, "possibilities", None)
+    if type(exc).__name__ != "NoSuchOption" or not isinstance(name, str):
+        return None
+    import difflib
+
+    by_word = {p.lstrip("-"): p for p in possibilities or ()}
+    close = difflib.get_close_matches(name.lstrip("-"), list(by_word), n=3, cutoff=0.6)
+    if not close:
+        return f"No such option: {name}"
+    return f"No such option: {name}; did you mean {', '.join(by_word[c] for c in close)}?"
 
 
 def run(argv: Sequence[str] | None = None) -> int:

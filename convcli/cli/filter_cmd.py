@@ -197,8 +197,7 @@ def filter_command(
     files = _check_io(inputs, output, outdir, fmt, frame, all_frames, json_output)
     options = _options(**locals())
     kernels = [load_kernel(spec) for spec in kernel]
-    if explain and files[0] != STDIO:
-        _print_plan(files[0], kernels, options)
+    plan = _print_plan(files[0], kernels, options) if explain and files[0] != STDIO else None
     targets = output_targets(
         files, output=output, outdir=outdir or ".", suffix=suffix, fmt=fmt, all_frames=all_frames
     )
@@ -216,6 +215,8 @@ def filter_command(
     results, codes = _run(job, list(zip(files, targets, strict=True)), jobs, quiet)
     if json_output:
         doc: dict[str, Any] = {"results": results}
+        if plan is not None:
+            doc["plan"] = {"input": files[0], "steps": plan}
         if codes:
             doc["error"] = error_doc(_failure_message(results, codes), max(codes))
         emit_json(doc)
@@ -269,9 +270,12 @@ def _check_stdout_options(fmt: str | None, json_output: bool, all_frames: bool) 
         raise OptionError(msg)
 
 
-def _print_plan(path: str, kernels: list[Kernel], options: FilterOptions) -> None:
-    for line in explain_file(path, kernels, options):
+def _print_plan(path: str, kernels: list[Kernel], options: FilterOptions) -> list[str]:
+    """Print the plan of every step on stderr; return its lines (for ``--json``)."""
+    lines = explain_file(path, kernels, options)
+    for line in lines:
         err_console().print(f"plan: {line}", markup=False, soft_wrap=True)
+    return lines
 
 
 def _failure_message(results: list[FileResult | None], codes: list[int]) -> str:

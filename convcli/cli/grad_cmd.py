@@ -58,7 +58,15 @@ Examples:
 
 
 GradInput = Annotated[str, typer.Argument(metavar="INPUT", help="Input image (or .npy).")]
-OneKernel = Annotated[str, typer.Option("-k", "--kernel", metavar="KERNEL", help="Kernel spec.")]
+OneKernel = Annotated[
+    str,
+    typer.Option(
+        "-k",
+        "--kernel",
+        metavar="KERNEL",
+        help="Kernel: preset name (sharpen, gaussian:sigma=2), inline matrix, or file.",
+    ),
+]
 Target = Annotated[
     str | None,
     typer.Option(

@@ -81,13 +81,16 @@ def list_command(category: Category = None, json_output: Json = False) -> None:
     # preset metadata without NumPy (convcli.kernelspec would import it): keeps the listing fast
     from convcli.presets import list_presets
 
-    presets = list_presets()
+    problems: list[str] = []
+    presets = list_presets(problems=problems)
+    for problem in problems:
+        err_console().print(f"warning: skipped a preset: {problem}", markup=False, soft_wrap=True)
     if category is not None:
         wanted = one_of(category, sorted({p.category for p in presets}), "--category")
         presets = [p for p in presets if p.category == wanted]
     entries = [preset_summary(p) for p in presets]
     if json_output:
-        emit_json({"kernels": entries})
+        emit_json({"kernels": entries, **({"warnings": problems} if problems else {})})
         return
     rows = [
         (

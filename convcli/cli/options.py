@@ -95,3 +95,47 @@ def parse_pair(text: str, name: str) -> tuple[int, int]:
 def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:
     """Return ``--NAME``'s ``value`` lower-cased if it is one of ``choices``, else raise."""
     return one_of(value, choices, f"--{name}")
+
+
+# -- help sections shared by the commands' --help ------------------------------------
+# Static text so --help imports nothing (convcli.presets costs ~50 ms); tests/test_help.py
+# checks each against the tables it copies (generators, border aliases, config's variables).
+
+KERNEL_SYNTAX_HELP = """\b
+Kernel specs (-k), one example each:
+  preset       sharpen     (convcli kernels lists them)
+  generator    gaussian:sigma=2,size=9   (positional too: motion:15,30)
+  inline       "0,-1,0; -1,5,-1; 0,-1,0" (rows by ';', values by ',' or spaces)
+  ImageMagick  "3x3: 0,-1,0,-1,5,-1,0,-1,0"   ("WxH+X+Y: ..." anchor column X, row Y)
+  file         kernel.txt  (.txt .csv .mat numbers, .toml preset, .npy array)
+
+\b
+Generators and their parameters (in order, defaults):
+  box       size=3            (box:5, box:7x3 is 7 wide, 3 high)
+  gaussian  sigma=1, size=2*ceil(3*sigma)+1
+  log       sigma=1.4, size=2*ceil(3*sigma)+1
+  motion    length=9, angle=0 (degrees, counter-clockwise from +x)
+  unsharp   sigma=1, amount=1, size=2*ceil(3*sigma)+1
+"""
+
+BORDER_HELP = """\b
+Borders (--border, aliases in brackets):
+  reflect (symmetric)  mirror (reflect101, reflect_101)  nearest (edge, replicate)
+  wrap (circular)  constant (zeros; fill value --cval)
+"""
+
+
+def environment_help(*names: str) -> str:
+    """The ``Environment:`` section of a command's help, for the variables it reads."""
+    texts = {
+        "CONVCLI_THREADS": "worker threads when --threads is not given (default: all cores)",
+        "CONVCLI_KERNEL_PATH": "folders of your preset .toml files, separated by ':'",
+    }
+    width = max(len(n) for n in names)
+    rows = "\n".join(f"  {n.ljust(width)}  {texts[n]}" for n in names)
+    return f"\b\nEnvironment:\n{rows}\n"
+
+
+def command_epilog(examples: str, *sections: str) -> str:
+    """A command's epilog: its own text (examples), then the shared sections."""
+    return "\n".join([examples.rstrip() + "\n", *sections])
