@@ -21,6 +21,7 @@ from convcli.cli.options import (
     Stride,
     Threads,
     check_choice,
+    complete_kernel,
     parse_pair,
 )
 from convcli.cli.output import (
@@ -82,6 +83,7 @@ KernelChain = Annotated[
         metavar="KERNEL",
         help="Kernel: preset name (sharpen, gaussian:sigma=2), inline matrix, or file. "
         "Repeat to chain kernels.",
+        autocompletion=complete_kernel,
     ),
 ]
 Output = Annotated[

@@ -22,6 +22,7 @@ from convcli.cli.options import (
     Stride,
     Threads,
     check_choice,
+    complete_kernel,
     parse_pair,
 )
 from convcli.cli.output import (
@@ -65,6 +66,7 @@ OneKernel = Annotated[
         "--kernel",
         metavar="KERNEL",
         help="Kernel: preset name (sharpen, gaussian:sigma=2), inline matrix, or file.",
+        autocompletion=complete_kernel,
     ),
 ]
 Target = Annotated[

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convcli.cli.options import Convolve, Json, Normalize, PlotFile, Scale
+from convcli.cli.options import Convolve, Json, Normalize, PlotFile, Scale, complete_kernel
 from convcli.cli.output import (
     emit_json,
     err_console,
@@ -49,7 +49,9 @@ Category = Annotated[
 KernelSpec = Annotated[
     str,
     typer.Argument(
-        metavar="KERNEL", help="Preset name, generator (gaussian:sigma=2), inline matrix or file."
+        metavar="KERNEL",
+        help="Preset name, generator (gaussian:sigma=2), inline matrix or file.",
+        autocompletion=complete_kernel,
     ),
 ]
 Full = Annotated[

@@ -23,7 +23,10 @@ Padding = Annotated[
 Border = Annotated[
     str,
     typer.Option(
-        "--border", metavar="MODE", help="reflect, mirror, nearest, wrap, constant (or an alias)."
+        "--border",
+        metavar="MODE",
+        help="reflect, mirror, nearest, wrap, constant (or an alias).",
+        autocompletion=lambda incomplete: complete_border(incomplete),  # defined below
     ),
 ]
 Cval = Annotated[
@@ -105,8 +108,8 @@ KERNEL_SYNTAX_HELP = """\b
 Kernel specs (-k), one example each:
   preset       sharpen     (convcli kernels lists them)
   generator    gaussian:sigma=2,size=9   (positional too: motion:15,30)
-  inline       "0,-1,0; -1,5,-1; 0,-1,0" (rows by ';', values by ',' or spaces)
-  ImageMagick  "3x3: 0,-1,0,-1,5,-1,0,-1,0"   ("WxH+X+Y: ..." anchor column X, row Y)
+  inline       "0,-1,0; -1,5,-1; 0,-1,0"   (rows by ';', values by ',')
+  ImageMagick  "3x3: 0,-1,0,-1,5,-1,0,-1,0" ("WxH+X+Y: ..." anchor at X, Y)
   file         kernel.txt  (.txt .csv .mat numbers, .toml preset, .npy array)
 
 \b
@@ -120,15 +123,15 @@ Generators and their parameters (in order, defaults):
 
 BORDER_HELP = """\b
 Borders (--border, aliases in brackets):
-  reflect (symmetric)  mirror (reflect101, reflect_101)  nearest (edge, replicate)
-  wrap (circular)  constant (zeros; fill value --cval)
+  reflect (symmetric)  mirror (reflect101, reflect_101)
+  nearest (edge, replicate)  wrap (circular)  constant (zeros; fill: --cval)
 """
 
 
 def environment_help(*names: str) -> str:
     """The ``Environment:`` section of a command's help, for the variables it reads."""
     texts = {
-        "CONVCLI_THREADS": "worker threads when --threads is not given (default: all cores)",
+        "CONVCLI_THREADS": "worker threads without --threads (default: all cores)",
         "CONVCLI_KERNEL_PATH": "folders of your preset .toml files, separated by ':'",
     }
     width = max(len(n) for n in names)
@@ -139,3 +142,25 @@ def environment_help(*names: str) -> str:
 def command_epilog(examples: str, *sections: str) -> str:
     """A command's epilog: its own text (examples), then the shared sections."""
     return "\n".join([examples.rstrip() + "\n", *sections])
+
+
+# -- shell completion (called only while completing, so nothing here runs on --help) --------
+
+
+def complete_kernel(incomplete: str) -> list[str]:
+    """Preset and generator names starting with what was typed (``sob`` -> sobel-x, sobel-y)."""
+    from convcli.presets import list_presets
+
+    names = [p.name for p in list_presets(problems=[])]
+    return [n for n in names if n.startswith(incomplete.lower())]
+
+
+BORDER_NAMES = (
+    "reflect symmetric mirror reflect101 reflect_101 nearest edge replicate wrap circular "
+    "constant zeros"
+).split()
+
+
+def complete_border(incomplete: str) -> list[str]:
+    """Border modes and aliases starting with what was typed."""
+    return [n for n in BORDER_NAMES if n.startswith(incomplete.lower())]
