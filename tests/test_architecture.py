@@ -134,7 +134,7 @@ LAYERS = (
     ("convcli.shapes", "convcli.layers", "convcli.budget"),
     ("convcli.array_types", "convcli.borders", "convcli.conv_options"),
     ("convcli.engine", "convcli.kernelspec"),
-    ("convcli.images", "convcli.filters"),
+    ("convcli.images", "convcli.filters", "convcli.plots"),
     ("convcli.grad",),
     ("convcli.runner",),
     ("convcli.cli", "convcli.__main__"),

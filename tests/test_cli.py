@@ -448,7 +448,8 @@ def test_filter_explain_prints_the_plan_per_step(run_cli, tmp_path, rgb_png):
 # Options whose help differs on purpose: `shape` applies --stride/--dilation to -k only,
 # and -k / -o are different options in different commands (one spec or a chain; an
 # image or a preset file).
-PER_COMMAND = {"--stride", "--dilation", "--kernel", "--output"}
+# --full: every weight (kernels show) or an (O,C,K,K) kernel (fit)
+PER_COMMAND = {"--stride", "--dilation", "--kernel", "--output", "--full"}
 
 
 def _commands():

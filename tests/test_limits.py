@@ -8,7 +8,7 @@ sizes are computed here by hand, never by the code under test.
 from __future__ import annotations
 
 import io
-import time
+import json
 from pathlib import Path
 
 import numpy as np
@@ -94,9 +94,7 @@ def test_max_memory_refuses_with_the_numbers(capsys, tmp_path, png, args, mib):
 @pytest.mark.parametrize(("size", "tib"), [("4000", 3725.3), ("1000", 14.6)])
 def test_fit_with_a_huge_kernel_is_refused_before_allocating(capsys, png, size, tib):
     # lstsq normal equations: 2 copies x 8 bytes x (k*k)^2 (depthwise)
-    start = time.perf_counter()
     code, _, err = cli(capsys, "fit", png, png, "--size", size)
-    assert time.perf_counter() - start < 30
     unit = "TiB" if tib < 1024 else "PiB"
     shown = tib if tib < 1024 else tib / 1024
     assert_clean_error(code, err, 2, "fit --method lstsq", f"{shown:.1f} {unit}")
@@ -239,9 +237,14 @@ def test_kernels_list_with_a_huge_preset_is_fast(capsys, monkeypatch, tmp_path):
             f.write(row)
         f.write("]\n")
     monkeypatch.setenv("CONVCLI_KERNEL_PATH", str(tmp_path))
-    start = time.perf_counter()
-    code, _, err = cli(capsys, "kernels", "list")
-    assert time.perf_counter() - start < 10
+    code, out, err = cli(capsys, "kernels", "list", "--json")
+    # skipped with one warning naming the file and the fault, before reading it (issue 15)
+    assert code == 0, err
+    warned = [ln for ln in err.splitlines() if "big.toml" in ln]
+    assert len(warned) == 1
+    assert "over the limit" in warned[0]
+    assert "big" not in {k["name"] for k in json.loads(out)["kernels"]}
+    code, _, err = cli(capsys, "filter", str(big), "-k", str(big), "-o", str(tmp_path / "o.png"))
     assert_clean_error(code, err, 2, "big.toml", "over the limit")
 
 
@@ -365,12 +368,10 @@ def test_a_newline_in_a_file_name_keeps_the_error_on_one_line(capsys, tmp_path, 
 
 
 @pytest.mark.parametrize("spec", ["box:4000", "box:200", "gaussian:size=301"])
-def test_kernels_show_of_a_huge_kernel_is_quick(capsys, spec):
-    start = time.perf_counter()
+def test_kernels_show_of_a_huge_kernel_prints_a_bounded_summary(capsys, spec):
     code, out, err = cli(capsys, "kernels", "show", spec)
-    assert time.perf_counter() - start < 30
     assert code == 0, err
-    assert "too many to print" in out
+    assert len(out.splitlines()) < 80  # a summary, not 40,000+ table rows
 
 
 @pytest.mark.parametrize("weight", ["1e308", "1e307"])
@@ -379,7 +380,10 @@ def test_grad_of_an_overflowing_loss_is_refused(capsys, png, weight, json_flag):
     spec = ";".join([",".join([weight] * 3)] * 3)
     code, out, err = cli(capsys, "grad", png, "-k", spec, "--loss", "sum", *json_flag)
     assert_clean_error(code, err, 2, "overflows float64")
-    assert out == ""
+    if json_flag:  # the one JSON error document (issue 15), no numbers
+        assert json.loads(out)["error"]["exit_code"] == 2
+    else:
+        assert out == ""
 
 
 @pytest.mark.parametrize("lr", ["1e308", "inf", "nan", "0", "-1"])
@@ -395,11 +399,11 @@ def test_warnings_become_one_note_line_each_or_join_the_error(capsys, monkeypatc
 
     real = presets.list_presets
 
-    def noisy():
+    def noisy(**kw):
         for _ in range(3):
             warnings.warn("first line\nsecond line", RuntimeWarning, stacklevel=1)
         warnings.warn("another", UserWarning, stacklevel=1)
-        return real()
+        return real(**kw)
 
     monkeypatch.setattr(presets, "list_presets", noisy)
     code, _, err = cli(capsys, "kernels", "list")
@@ -409,7 +413,7 @@ def test_warnings_become_one_note_line_each_or_join_the_error(capsys, monkeypatc
         "note: another (UserWarning)",
     ]
 
-    def failing():
+    def failing(**kw):
         warnings.warn("odd\nTIFF tag", UserWarning, stacklevel=1)
         raise OSError(5, "Input/output error")
 

@@ -27,7 +27,7 @@ from typer import Abort
 from typer.main import get_command
 
 from convcli.cli.app import app
-from convcli.cli.output import error_line
+from convcli.cli.output import emit_json_error, error_line, start_json
 from convcli.errors import ConvCliError, Interrupted, error_detail, one_line, os_detail
 from convcli.signals import exit_code, handled_signals
 
@@ -39,6 +39,7 @@ def _error(message: str, code: int) -> int:
         heard = "; ".join(_HEARD)
         message = f"{message} (warnings: {heard[:300]})"
         _HEARD.clear()
+    emit_json_error(message, code)
     if sys.stderr is not None:  # not started with 2>&-
         sys.stderr.write(error_line(message) + "\n")
         sys.stderr.flush()
@@ -50,13 +51,45 @@ def _is_usage_error(exc: BaseException) -> bool:
     return hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)
 
 
+def _wants_json(args: list[str]) -> bool:
+    """``--json`` among the options (before a ``--`` that ends them), and stdout not the image.
+
+    With ``-o -`` stdout carries an image, so even a refused ``--json`` writes no document there.
+    """
+    options = args[: args.index("--")] if "--" in args else args
+    to_stdout = any(
+        a in ("-o", "--output") and b == "-" for a, b in zip(options, options[1:], strict=False)
+    )
+    return "--json" in options and not to_stdout and "--output=-" not in options
+
+
 def _usage_error(exc: Exception) -> int:
     if type(exc).__name__ == "NoArgsIsHelpError":
         sys.stderr.write(exc.format_message() + "\n")  # type: ignore[attr-defined]
         return 2
     ctx = getattr(exc, "ctx", None)
     hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-    return _error(exc.format_message() + hint, exc.exit_code)  # type: ignore[attr-defined]
+    message = _unknown_option(exc) or exc.format_message()  # type: ignore[attr-defined]
+    return _error(message + hint, exc.exit_code)  # type: ignore[attr-defined]
+
+
+def _unknown_option(exc: Exception) -> str | None:
+    """``No such option`` with suggestions by the option's name, not by its ``--``.
+
+    Click compares ``--bogus`` with ``--abs`` including the dashes and suggests it;
+    compared as ``bogus`` and ``abs`` nothing is close, so nothing is suggested.
+    """
+    name = getattr(exc, "option_name", None)
+    possibilities = getattr(exc, "possibilities", None)
+    if type(exc).__name__ != "NoSuchOption" or not isinstance(name, str):
+        return None
+    import difflib
+
+    by_word = {p.lstrip("-"): p for p in possibilities or ()}
+    close = difflib.get_close_matches(name.lstrip("-"), list(by_word), n=3, cutoff=0.6)
+    if not close:
+        return f"No such option: {name}"
+    return f"No such option: {name}; did you mean {', '.join(by_word[c] for c in close)}?"
 
 
 #: Python warnings heard while the current command ran, one line each (see _warnings_heard).
@@ -126,6 +159,7 @@ def _failure(exc: Exception) -> int:
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI on ``argv`` and return the exit code (never raises, except with --debug)."""
     debug, args = _debug_flag(list(sys.argv[1:] if argv is None else argv))
+    start_json(_wants_json(args))
     command = get_command(app)
     _HEARD.clear()
     try:
@@ -153,6 +187,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         # typer turns Ctrl-C (and our SIGTERM/SIGHUP) inside a command into exit 130
         return _interrupted(None)
     _print_notes()
+    if code:
+        emit_json_error(f"failed with exit code {code}", code)  # only if no document was written
     return code
 
 

@@ -6,12 +6,19 @@ that no command module imports another one or this module.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from convcli import __version__
 from convcli.cli import filter_cmd, fit_cmd, grad_cmd, kernels_cmd, shape_cmd
+from convcli.cli.options import (
+    BORDER_HELP,
+    KERNEL_SYNTAX_HELP,
+    command_epilog,
+    environment_help,
+)
 
 HELP = """Filter images with convolution kernels, explain output shapes, and compute
 kernel gradients.
@@ -48,7 +55,7 @@ app = typer.Typer(
     help=HELP,
     epilog=_limits_epilog(),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     context_settings=CONTEXT,
     pretty_exceptions_enable=False,
@@ -88,10 +95,39 @@ def root(
     """Filter images with convolution kernels; explain shapes; compute gradients."""
 
 
-app.command("filter", epilog=filter_cmd.EPILOG)(filter_cmd.filter_command)
-app.command("grad", epilog=grad_cmd.EPILOG)(grad_cmd.grad_command)
-app.command("fit", epilog=fit_cmd.EPILOG)(fit_cmd.fit_command)
-app.command("shape", epilog=shape_cmd.EPILOG)(shape_cmd.shape_command)
+class Command(TyperCommand):
+    """A command whose usage line reads ``convcli grad [OPTIONS] INPUT`` (not ``{INPUT}``)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:  # noqa: D102
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            for piece in param.get_usage_pieces(ctx):
+                if piece.startswith("{") and piece.endswith("}"):
+                    piece = piece[1:-1] + ("..." if param.nargs == -1 else "")
+                pieces.append(piece)
+        return pieces
+
+
+THREADS, KERNEL_PATH = "CONVCLI_THREADS", "CONVCLI_KERNEL_PATH"
+EPILOGS = {
+    "filter": command_epilog(
+        filter_cmd.EPILOG, KERNEL_SYNTAX_HELP, BORDER_HELP, environment_help(THREADS, KERNEL_PATH)
+    ),
+    "grad": command_epilog(
+        grad_cmd.EPILOG, KERNEL_SYNTAX_HELP, BORDER_HELP, environment_help(THREADS, KERNEL_PATH)
+    ),
+    "fit": command_epilog(fit_cmd.EPILOG, BORDER_HELP, environment_help(THREADS)),
+    "shape": command_epilog(shape_cmd.EPILOG, KERNEL_SYNTAX_HELP, environment_help(KERNEL_PATH)),
+    "kernels list": command_epilog(kernels_cmd.LIST_EPILOG, environment_help(KERNEL_PATH)),
+    "kernels show": command_epilog(
+        kernels_cmd.SHOW_EPILOG, KERNEL_SYNTAX_HELP, environment_help(KERNEL_PATH)
+    ),
+}
+
+app.command("filter", cls=Command, epilog=EPILOGS["filter"])(filter_cmd.filter_command)
+app.command("grad", cls=Command, epilog=EPILOGS["grad"])(grad_cmd.grad_command)
+app.command("fit", cls=Command, epilog=EPILOGS["fit"])(fit_cmd.fit_command)
+app.command("shape", cls=Command, epilog=EPILOGS["shape"])(shape_cmd.shape_command)
 kernels_app.callback(invoke_without_command=True)(kernels_cmd.kernels_root)
-kernels_app.command("list", epilog=kernels_cmd.LIST_EPILOG)(kernels_cmd.list_command)
-kernels_app.command("show", epilog=kernels_cmd.SHOW_EPILOG)(kernels_cmd.show_command)
+kernels_app.command("list", cls=Command, epilog=EPILOGS["kernels list"])(kernels_cmd.list_command)
+kernels_app.command("show", cls=Command, epilog=EPILOGS["kernels show"])(kernels_cmd.show_command)

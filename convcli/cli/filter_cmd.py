@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
+from convcli.cli.filter_options import (
+    AbsValues,
+    AllFrames,
+    Alpha,
+    CompressLevel,
+    Explain,
+    Format,
+    Frame,
+    InputRange,
+    Inputs,
+    Jobs,
+    KernelChain,
+    Offset,
+    Outdir,
+    Output,
+    Quality,
+    Repeat,
+    Rescale,
+    Suffix,
+)
 from convcli.cli.options import (
-    SIZE_RULE,
     Border,
     Convolve,
     Cval,
@@ -26,7 +45,14 @@ from convcli.cli.options import (
     check_choice,
     parse_pair,
 )
-from convcli.cli.output import emit_json, err_console, error_line, shape_text
+from convcli.cli.output import (
+    emit_json,
+    err_console,
+    error_doc,
+    error_line,
+    keep_partial,
+    shape_text,
+)
 from convcli.cli.progress import SlowWorkBar, batch_bar
 from convcli.errors import Interrupted, OptionError
 from convcli.runner.batch import (
@@ -66,108 +92,6 @@ EPILOG = """Examples:
 """
 
 # -- the options only `filter` has ---------------------------------------------------
-
-Inputs = Annotated[
-    list[str], typer.Argument(metavar="INPUT", help="Image files or globs (one or more).")
-]
-KernelChain = Annotated[
-    list[str],
-    typer.Option(
-        "-k",
-        "--kernel",
-        metavar="KERNEL",
-        help="Kernel: preset name (sharpen, gaussian:sigma=2), ImageMagick kernel "
-        "(Gaussian:0x2, Sobel:90), inline matrix, or file. Repeat to chain kernels. " + SIZE_RULE,
-    ),
-]
-Output = Annotated[
-    str | None, typer.Option("-o", "--output", metavar="FILE", help="Output file (one input).")
-]
-Outdir = Annotated[
-    str | None,
-    typer.Option(
-        "-d", "--outdir", metavar="DIR", help="Output folder for many inputs (created if missing)."
-    ),
-]
-Suffix = Annotated[
-    str, typer.Option("--suffix", metavar="TEXT", help="Added to each output name with -d.")
-]
-Format = Annotated[
-    str | None,
-    typer.Option(
-        "--format",
-        metavar="EXT",
-        help="Output extension with -d or -o - (png, jpg, tif, webp, bmp, npy; "
-        "gif or webp with --all-frames).",
-    ),
-]
-Offset = Annotated[
-    float, typer.Option("--offset", metavar="B", help="Add this to the result (image units).")
-]
-AbsValues = Annotated[bool, typer.Option("--abs", help="Absolute values (edge maps).")]
-Rescale = Annotated[bool, typer.Option("--rescale", help="Stretch min..max to the full range.")]
-Alpha = Annotated[
-    str,
-    typer.Option(
-        "--alpha",
-        metavar="MODE",
-        help=(
-            "keep (default: alpha unchanged; for blurs colour is alpha-weighted, so colour "
-            "under transparent pixels never bleeds), plain (colour filtered as is), filter "
-            "(alpha filtered too) or premultiply (as ImageMagick/GIMP)."
-        ),
-    ),
-]
-InputRange = Annotated[
-    str | None,
-    typer.Option(
-        "--input-range",
-        metavar="A,B",
-        help="Map input values from A..B to the full range first (e.g. 0,1 for float data).",
-    ),
-]
-Repeat = Annotated[
-    int, typer.Option("--repeat", metavar="N", min=1, help="Apply the whole chain N times.")
-]
-Quality = Annotated[
-    int | None, typer.Option("--quality", metavar="Q", min=1, max=100, help="JPEG/WebP quality.")
-]
-CompressLevel = Annotated[
-    int | None,
-    typer.Option(
-        "--compress-level",
-        metavar="L",
-        min=0,
-        max=9,
-        help="PNG zlib level: 0 fastest/largest .. 9 smallest [default: 6].",
-    ),
-]
-Frame = Annotated[
-    int | None,
-    typer.Option(
-        "--frame",
-        metavar="N",
-        min=0,
-        help="Frame of a multi-frame input (GIF, TIFF, WebP), from 0 (default: 0).",
-    ),
-]
-AllFrames = Annotated[
-    bool,
-    typer.Option(
-        "--all-frames",
-        help="Filter every frame; write an animated .gif or .webp (keeps durations, loop).",
-    ),
-]
-Jobs = Annotated[
-    int,
-    typer.Option(
-        "--jobs", "-j", metavar="N", min=1, help="Filter N inputs at a time in N processes."
-    ),
-]
-Explain = Annotated[
-    bool,
-    typer.Option("--explain", help="Print the engine's plan for each kernel (method, taps, cost)."),
-]
 
 
 def filter_command(
@@ -216,8 +140,7 @@ def filter_command(
     if not quiet:
         _note_idle_cval(options)
     kernels = [load_kernel(spec) for spec in kernel]
-    if explain and files[0] != STDIO:
-        _print_plan(files[0], kernels, options)
+    plan = _print_plan(files[0], kernels, options) if explain and files[0] != STDIO else None
     targets = output_targets(
         files, output=output, outdir=outdir or ".", suffix=suffix, fmt=fmt, all_frames=all_frames
     )
@@ -235,7 +158,12 @@ def filter_command(
     )
     results, codes = _run(job, list(zip(files, targets, strict=True)), jobs, quiet)
     if json_output:
-        emit_json({"results": results})
+        doc: dict[str, Any] = {"results": results}
+        if plan is not None:
+            doc["plan"] = {"input": files[0], "steps": plan}
+        if codes:
+            doc["error"] = error_doc(_failure_message(results, codes), max(codes))
+        emit_json(doc)
     if codes:
         _fail(codes, len(files), quiet)
 
@@ -303,9 +231,19 @@ def _note_idle_cval(options: FilterOptions) -> None:
         )
 
 
-def _print_plan(path: str, kernels: list[Kernel], options: FilterOptions) -> None:
-    for line in explain_file(path, kernels, options):
+def _print_plan(path: str, kernels: list[Kernel], options: FilterOptions) -> list[str]:
+    """Print the plan of every step on stderr; return its lines (for ``--json``)."""
+    lines = explain_file(path, kernels, options)
+    for line in lines:
         err_console().print(f"plan: {line}", markup=False, soft_wrap=True)
+    return lines
+
+
+def _failure_message(results: list[FileResult | None], codes: list[int]) -> str:
+    """The error document's message: the one input's error, or how many of a batch failed."""
+    if len(results) == 1 and results[0] is not None:
+        return str(results[0]["error"])
+    return f"{len(codes)} of {len(results)} inputs failed"
 
 
 def _fail(codes: list[int], n_inputs: int, quiet: bool) -> NoReturn:
@@ -376,8 +314,12 @@ def _run(
     except KeyboardInterrupt:
         # Typer turns a KeyboardInterrupt into a silent exit 130; say why instead.
         # Outputs already written are complete and the current one left nothing.
+        keep_partial(results=[r for r in results if r is not None])
         msg = "interrupted"
         raise Interrupted(msg) from None
+    except BaseException:
+        keep_partial(results=[r for r in results if r is not None])  # for the --json error
+        raise
     finally:
         if slow_bar is not None:
             slow_bar.close()
@@ -389,7 +331,7 @@ def _print_done(console: Any, result: FileResult, kernels: Sequence[Kernel]) -> 
     console.print(
         f"{result['input']} {shape_text(result['input_shape'] or [])} -> "
         f"{shape_text(result['output_shape'] or [])}{frames}  "
-        f"{' -> '.join(k.name for k in kernels)}  "
+        f"{' -> '.join(k.label for k in kernels)}  "
         f"{result['seconds']:.2f} s  -> {result['output']}",
         markup=False,
         soft_wrap=True,

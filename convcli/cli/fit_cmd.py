@@ -9,7 +9,17 @@ from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
-from convcli.cli.options import SIZE_RULE, Border, Json, MaxMemory, MaxPixels, Padding, check_choice
+from convcli.cli.options import (
+    SIZE_RULE,
+    Border,
+    Json,
+    MaxMemory,
+    MaxPixels,
+    Padding,
+    PlotFile,
+    QuietWork,
+    check_choice,
+)
 from convcli.cli.output import emit_json, err_console, out_console, print_weights, shape_text
 from convcli.cli.progress import fit_bar
 from convcli.errors import OptionError, RangeError
@@ -97,9 +107,14 @@ def fit_command(
     border: Border = "reflect",
     max_pixels: MaxPixels = None,
     max_memory: MaxMemory = None,
+    plot: PlotFile = None,
+    quiet: QuietWork = False,
     json_output: Json = False,
 ) -> None:
-    """Find the kernel that best maps INPUT to TARGET (least squares or gradient descent)."""
+    """Find the kernel that best maps INPUT to TARGET (least squares or gradient descent).
+
+    --plot FILE.png draws the loss curve (gd) and the fitted kernel.
+    """
     from convcli.conv_options import ConvOptions
     from convcli.grad import FIT_METHODS, load_unit_image
     from convcli.layers import parse_size
@@ -115,14 +130,24 @@ def fit_command(
     if output is not None and Path(output).suffix.lower() != ".toml":
         msg = f"`-o` writes a preset .toml file; got {output!r}"
         raise OptionError(msg)
+    if plot is not None:
+        from convcli.plots import check_plot_path
+
+        check_plot_path(plot)
     x = load_unit_image(input_path, max_pixels)[0]
     t = load_unit_image(target_path, max_pixels)[0]
     opts = ConvOptions(padding=parse_padding(padding), border=border)
     _check_fit_memory(x.shape, t.shape, ksize, opts, method, not full, max_memory)
-    result = _fit(x, t, ksize, opts, FitSettings(method, not full, steps, lr, seed))
+    result = _fit(x, t, ksize, opts, FitSettings(method, not full, steps, lr, seed, quiet))
     if output is not None:
         _write_preset(output, result, method, input_path, target_path)
-    if result.history:
+    if plot is not None:
+        from convcli.plots import plot_fit
+
+        plot_fit(plot, result.kernel, result.history, result.loss)
+        if not quiet:
+            err_console().print(f"wrote {plot}", markup=False)
+    if result.history and not quiet:
         err_console().print(
             f"loss {result.history[0]:.3g} -> {result.loss:.3g}  {sparkline(result.history)}",
             markup=False,
@@ -150,6 +175,7 @@ class FitSettings(NamedTuple):
     steps: int
     lr: float | None
     seed: int
+    quiet: bool = False
 
 
 def _check_fit_memory(
@@ -195,7 +221,7 @@ def _fit(
             callback=callback,
         )
 
-    if how.method != "gd":
+    if how.method != "gd" or how.quiet:
         return _finite_fit(run(None), how)
     with fit_bar(err_console(), how.steps) as bar:
 
@@ -203,7 +229,7 @@ def _fit(
             if not math.isfinite(loss):
                 msg = (
                     f"gradient descent diverged at step {step} (the loss is {loss}); "
-                    f"use a smaller --lr than {how.lr:g}"
+                    f"use a smaller --lr{_than(how.lr)}"
                 )
                 raise RangeError(msg)
             return bar(step, loss)
@@ -216,10 +242,14 @@ def _finite_fit(result: FitResult, how: FitSettings) -> FitResult:
     import numpy as np
 
     if not (math.isfinite(result.loss) and np.isfinite(result.kernel).all()):
-        hint = f"; use a smaller --lr than {how.lr:g}" if how.method == "gd" else ""
+        hint = f"; use a smaller --lr{_than(how.lr)}" if how.method == "gd" else ""
         msg = f"the fit gave non-finite values (loss {result.loss}){hint}"
         raise RangeError(msg)
     return result
+
+
+def _than(lr: float | None) -> str:
+    return "" if lr is None else f" than {lr:g}"
 
 
 def check_learning_rate(lr: float) -> float:

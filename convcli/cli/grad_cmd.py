@@ -18,15 +18,19 @@ from convcli.cli.options import (
     MaxPixels,
     Normalize,
     Padding,
+    PlotFile,
+    QuietWork,
     Scale,
     Stride,
     Threads,
     check_choice,
+    complete_kernel,
     parse_pair,
 )
 from convcli.cli.output import (
     emit_json,
     err_console,
+    error_doc,
     error_line,
     out_console,
     print_weights,
@@ -60,7 +64,14 @@ Examples:
 
 GradInput = Annotated[str, typer.Argument(metavar="INPUT", help="Input image (or .npy).")]
 OneKernel = Annotated[
-    str, typer.Option("-k", "--kernel", metavar="KERNEL", help="Kernel spec. " + SIZE_RULE)
+    str,
+    typer.Option(
+        "-k",
+        "--kernel",
+        metavar="KERNEL",
+        help="Kernel spec. " + SIZE_RULE,
+        autocompletion=complete_kernel,
+    ),
 ]
 Target = Annotated[
     str | None,
@@ -99,9 +110,15 @@ def grad_command(
     max_pixels: MaxPixels = None,
     max_memory: MaxMemory = None,
     threads: Threads = None,
+    plot: PlotFile = None,
+    quiet: QuietWork = False,
     json_output: Json = False,
 ) -> None:
-    """Loss and its gradient with respect to the kernel (and the input)."""
+    """Loss and its gradient with respect to the kernel (and the input).
+
+    --plot FILE.png draws dL/dw and dL/dx (dL/dx colours limited at the 99th percentile
+    of |dL/dx|, so a few large values at edges don't flatten the rest).
+    """
     from convcli.conv_options import ConvOptions
     from convcli.grad import (
         check_gradients_with,
@@ -114,6 +131,10 @@ def grad_command(
     from convcli.shapes import parse_padding
 
     loss = _check_grad_options(loss, target, save_input)
+    if plot is not None:
+        from convcli.plots import check_plot_path
+
+        check_plot_path(plot)
     k = load_kernel(kernel).transformed(normalize=normalize, scale=scale)
     w = k.effective_weights
     x, full_scale = _load_colours(input_path, max_pixels)
@@ -141,7 +162,7 @@ def grad_command(
                 t,
                 opts,
                 loss=loss,
-                with_input_grad=bool(save_input),
+                with_input_grad=bool(save_input or plot),
                 threads=threads,
                 progress=bar,
             )
@@ -155,12 +176,20 @@ def grad_command(
         save_kernel_grad(Path(save_kernel), res.kernel_grad)
     if save_input and res.input_grad is not None:
         save_input_grad(Path(save_input), res.input_grad)
+    if plot is not None:
+        from convcli.plots import plot_grad
+
+        plot_grad(plot, res.kernel_grad, res.input_grad)
+        if not quiet:
+            err_console().print(f"wrote {plot}", markup=False)
+    failed = checked is not None and not checked.ok
+    message = "analytic and finite-difference gradients disagree beyond tolerance"
     if json_output:
-        emit_json(_grad_doc(loss, res, w, checked))
+        doc = _grad_doc(loss, res, w, checked)
+        emit_json({**doc, "error": error_doc(message, 1)} if failed else doc)
     else:
         _print_grad(loss, res, x.shape, k, w, checked)
-    if checked is not None and not checked.ok:
-        message = "analytic and finite-difference gradients disagree beyond tolerance"
+    if failed:
         err_console().print(error_line(message), markup=False)
         raise typer.Exit(1)
 
@@ -263,7 +292,7 @@ def _print_grad(
     console = out_console()
     console.print(
         f"[bold]{loss}[/] loss = {res.loss:.10g}   input {shape_text(x_shape)} -> output "
-        f"{shape_text(res.output.shape)}   kernel {k.name} {shape_text(w.shape)}"
+        f"{shape_text(res.output.shape)}   kernel {k.label} {shape_text(w.shape)}"
     )
     console.print("dL/dw (kernel gradient, same shape as the kernel):")
     print_weights(console, res.kernel_grad)

@@ -31,6 +31,7 @@ Border = Annotated[
             "(zeros, grid-constant; fills --cval). Any case; OpenCV's BORDER_* names too. "
             "ImageMagick -virtual-pixel: Edge = nearest, Mirror = reflect, Tile = wrap."
         ),
+        autocompletion=lambda incomplete: complete_border(incomplete),  # defined below
     ),
 ]
 Cval = Annotated[
@@ -73,7 +74,21 @@ Threads = Annotated[
 # -- output --------------------------------------------------------------------------
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
-Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="No per-image lines on stderr.")]
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "-q", "--quiet", help="No per-image lines, progress bars or notes on stderr (errors stay)."
+    ),
+]
+QuietWork = Quiet
+PlotFile = Annotated[
+    str | None,
+    typer.Option(
+        "--plot",
+        metavar="FILE.png",
+        help="Also draw the result as a PNG (needs matplotlib: pip install 'convcli[plot]').",
+    ),
+]
 
 
 def parse_pair(text: str, name: str) -> tuple[int, int]:
@@ -109,3 +124,69 @@ SIZE_RULE = (
     "Sizes AxB are A high x B wide (rows x columns), e.g. box:7x3; "
     "ImageMagick strings 'WxH: ...' keep IM's width first."
 )
+
+# -- help sections shared by the commands' --help ------------------------------------
+# Static text so --help imports nothing (convcli.presets costs ~50 ms); tests/test_help.py
+# checks each against the tables it copies (generators, border aliases, config's variables).
+
+KERNEL_SYNTAX_HELP = """\b
+Kernel specs (-k), one example each:
+  preset       sharpen     (convcli kernels lists them)
+  generator    gaussian:sigma=2,size=9   (positional too: motion:15,30)
+  inline       "0,-1,0; -1,5,-1; 0,-1,0"   (rows by ';', values by ',')
+  ImageMagick  "3x3: 0,-1,0,-1,5,-1,0,-1,0" ("WxH+X+Y: ..." anchor at X, Y)
+  file         kernel.txt  (.txt .csv .mat numbers, .toml preset, .npy array)
+
+\b
+Generators and their parameters (in order, defaults):
+  box       size=3            (box:5, box:7x3 is 7 wide, 3 high)
+  gaussian  sigma=1, size=2*ceil(3*sigma)+1
+  log       sigma=1.4, size=2*ceil(3*sigma)+1
+  motion    length=9, angle=0 (degrees, counter-clockwise from +x)
+  unsharp   sigma=1, amount=1, size=2*ceil(3*sigma)+1
+"""
+
+BORDER_HELP = """\b
+Borders (--border; aliases in brackets, any case, OpenCV's BORDER_* too):
+  reflect (symmetric, grid_mirror)  mirror (reflect101, reflect_101, default)
+  nearest (edge, replicate)  wrap (circular, grid_wrap, tile)
+  constant (zeros, grid_constant; fill: --cval)
+"""
+
+
+def environment_help(*names: str) -> str:
+    """The ``Environment:`` section of a command's help, for the variables it reads."""
+    texts = {
+        "CONVCLI_THREADS": "worker threads without --threads (default: all cores)",
+        "CONVCLI_KERNEL_PATH": "folders of your preset .toml files, separated by ':'",
+    }
+    width = max(len(n) for n in names)
+    rows = "\n".join(f"  {n.ljust(width)}  {texts[n]}" for n in names)
+    return f"\b\nEnvironment:\n{rows}\n"
+
+
+def command_epilog(examples: str, *sections: str) -> str:
+    """A command's epilog: its own text (examples), then the shared sections."""
+    return "\n".join([examples.rstrip() + "\n", *sections])
+
+
+# -- shell completion (called only while completing, so nothing here runs on --help) --------
+
+
+def complete_kernel(incomplete: str) -> list[str]:
+    """Preset and generator names starting with what was typed (``sob`` -> sobel-x, sobel-y)."""
+    from convcli.presets import list_presets
+
+    names = [p.name for p in list_presets(problems=[])]
+    return [n for n in names if n.startswith(incomplete.lower())]
+
+
+BORDER_NAMES = (
+    "reflect symmetric grid_mirror mirror reflect101 reflect_101 default nearest edge replicate "
+    "wrap circular grid_wrap tile constant zeros grid_constant"
+).split()
+
+
+def complete_border(incomplete: str) -> list[str]:
+    """Border modes and aliases starting with what was typed."""
+    return [n for n in BORDER_NAMES if n.startswith(incomplete.lower())]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -55,10 +56,52 @@ def error_line(message: object, source: str | None = None) -> str:
     return f"Error: {where}{line}"
 
 
+class _JsonState:
+    """Whether this run asked for ``--json``, wrote its document, and a batch's results so far."""
+
+    requested = False
+    emitted = False
+    partial: dict[str, Any] | None = None
+
+
+def start_json(requested: bool) -> None:
+    """Reset the JSON state at the start of a run (``requested``: ``--json`` was given)."""
+    _JsonState.requested = requested
+    _JsonState.emitted = False
+    _JsonState.partial = None
+
+
+def keep_partial(**parts: Any) -> None:
+    """Remember what a failing command's error document should carry (a batch's ``results``)."""
+    _JsonState.partial = dict(parts)
+
+
+def error_doc(message: object, exit_code: int) -> dict[str, Any]:
+    """The SPEC section 7 error object: ``{"message": str, "exit_code": int}``."""
+    return {"message": one_line(message), "exit_code": exit_code}
+
+
 def emit_json(doc: Any) -> None:
     """Write one JSON document to stdout, and nothing else."""
+    _JsonState.emitted = True
     sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+def emit_json_error(message: object, exit_code: int) -> None:
+    """With ``--json``, the one document of a run that failed before writing its own.
+
+    ``{"error": {"message": ..., "exit_code": ...}}`` plus the partial results a
+    command kept; nothing if ``--json`` was not given or a document was written.
+    """
+    if not _JsonState.requested or _JsonState.emitted:
+        return
+    doc: dict[str, Any] = dict(_JsonState.partial or {})
+    doc["error"] = error_doc(message, exit_code)
+    try:
+        emit_json(doc)
+    except OSError:
+        pass  # stdout gone (closed pipe): the Error: line on stderr still says it
 
 
 def shape_text(shape: tuple[int, ...] | list[int]) -> str:
@@ -66,51 +109,73 @@ def shape_text(shape: tuple[int, ...] | list[int]) -> str:
     return "x".join(str(v) for v in shape)
 
 
-def weights_table(w: npt.NDArray[np.float64], title: str = "") -> Table:
-    """Build a Rich table of a 2-D matrix: positive green, negative red, zero dim."""
+def column_widths(
+    natural: list[int], floors: list[int], width: int, give_way: tuple[tuple[int, int], ...]
+) -> list[int]:
+    """Widths of table columns that fit ``width`` (one cell of gap between columns).
+
+    Columns start at their ``natural`` width; while the row is too wide, the columns of
+    ``give_way`` are narrowed in turn, each ``(column, at least)`` down to that width but
+    never below the column's floor (its header).  Columns not named keep their width.
+
+    Examples
+    --------
+    >>> column_widths([4, 8, 40], [4, 8, 11], 60, ((2, 0),))
+    [4, 8, 40]
+    >>> column_widths([4, 8, 40], [4, 8, 11], 40, ((2, 0),))
+    [4, 8, 26]
+    >>> column_widths([10, 8, 40], [4, 8, 11], 20, ((2, 0), (0, 0)))
+    [4, 8, 11]
+    """
+    widths = list(natural)
+    for col, least in give_way:
+        excess = sum(widths) + len(widths) - 1 - width
+        if excess <= 0:
+            break
+        widths[col] = max(floors[col], least, widths[col] - excess)
+    return widths
+
+
+def fitted_table(
+    headers: tuple[str, ...],
+    rows: Sequence[tuple[str, ...]],
+    title: str = "",
+    give_way: tuple[tuple[int, int], ...] = (),
+    width: int | None = None,
+) -> Table:
+    """A table that fits the terminal: one line per row, every column at least its header wide.
+
+    When the rows are wider than the console, the columns of ``give_way`` (see
+    :func:`column_widths`; default: right to left) are narrowed and their cells cut with an
+    ellipsis; no column gets narrower than its header, so no header is ever broken.
+    """
+    from rich import box
+    from rich.cells import cell_len
     from rich.table import Table
 
-    digits = 6 if w.shape[1] <= 7 else 3
-    table = Table(title=title or None, show_header=False, box=None, padding=(0, 1))
-    for _ in range(w.shape[1]):
-        table.add_column(justify="right", no_wrap=True, min_width=digits + 6)
-    for row in w:
-        cells = []
-        for v in row:
-            style = "green" if v > 0 else "red" if v < 0 else "dim"
-            cells.append(f"[{style}]{v:.{digits}g}[/]")
-        table.add_row(*cells)
+    natural = [max([cell_len(h)] + [cell_len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    floors = [cell_len(h) for h in headers]
+    order = give_way or tuple((i, 0) for i in reversed(range(len(headers))))
+    widths = column_widths(natural, floors, width or out_console().width, order)
+    table = Table(
+        title=title or None,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=0,  # the box's blank divider is the one-cell gap between columns
+    )
+    for header, w in zip(headers, widths, strict=True):
+        table.add_column(header, no_wrap=True, overflow="ellipsis", width=w)
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
-#: Largest kernel printed as a table (a 100x100 kernel prints in well under a second).
-MAX_PRINTED_WEIGHTS = 10_000
+def print_weights(
+    console: Console, w: npt.NDArray[np.float64], *, full: bool = False, hint: str = ""
+) -> None:
+    """Print a kernel (or kernel gradient): see :func:`convcli.cli.weights.print_weights`."""
+    from convcli.cli.weights import print_weights as print_all
 
-
-def print_weights(console: Console, w: npt.NDArray[np.float64]) -> None:
-    """Print a 2-D, 3-D or 4-D kernel (or kernel gradient) as one table per 2-D slice.
-
-    Above :data:`MAX_PRINTED_WEIGHTS` only a line saying so is printed (a table of
-    ``box:4000``'s 16 million weights took minutes); ``--json`` gives them all.
-    """
-    if w.size > MAX_PRINTED_WEIGHTS:
-        console.print(
-            f"({w.size:,} weights: too many to print as a table, more than "
-            f"{MAX_PRINTED_WEIGHTS:,}; use --json for all of them)",
-            markup=False,
-        )
-        return
-    # wide kernels: let the table be as wide as it needs rather than dropping columns
-    needed = 14 * w.shape[-1] + 4
-    if needed > console.width:
-        from rich.console import Console
-
-        console = Console(file=console.file, width=needed, highlight=False)
-    if w.ndim == 2:
-        console.print(weights_table(w))
-        return
-    w4 = w.reshape((1, *w.shape)) if w.ndim == 3 else w
-    for o in range(w4.shape[0]):
-        for c in range(w4.shape[1]):
-            label = f"in {c}" if w.ndim == 3 else f"out {o}, in {c}"
-            console.print(weights_table(w4[o, c], title=label))
+    print_all(console, w, full=full, hint=hint)

@@ -82,6 +82,8 @@ def kernel_shape_of(spec: str) -> tuple[tuple[int, ...], Pair | None]:
 
 def layer_json(lay: LayerShape) -> dict[str, Any]:
     """The ``shape --json`` entry for one layer."""
+    from convcli.layers import formula_text
+
     return {
         "input_shape": list(lay.input_shape),
         "kernel_shape": list(lay.kernel_shape),
@@ -94,7 +96,21 @@ def layer_json(lay: LayerShape) -> dict[str, Any]:
         "params": lay.params,
         "macs": lay.macs,
         "receptive_field": list(lay.receptive_field),
+        "formulas": {"height": formula_text(lay, 0), "width": formula_text(lay, 1)},
     }
+
+
+def shape_doc(layers: list[LayerShape]) -> dict[str, Any]:
+    """The ``shape --json`` document: every layer, and the totals over the chain."""
+    total = {
+        "params": sum(lay.params for lay in layers),
+        "macs": sum(lay.macs for lay in layers),
+        "input_shape": list(layers[0].input_shape),
+        "output_shape": list(layers[-1].output_shape),
+        "receptive_field": list(layers[-1].receptive_field),
+        "layers": len(layers),
+    }
+    return {"layers": [layer_json(lay) for lay in layers], "total": total}
 
 
 def shape_command(
@@ -124,7 +140,7 @@ def shape_command(
         specs = (parse_layer(text, default_padding=pad) for text in layer)
         layers = chain_layers(shape, specs)
     if json_output:
-        emit_json({"layers": [layer_json(lay) for lay in layers]})
+        emit_json(shape_doc(layers))
         return
     render(layers)
 

@@ -54,7 +54,7 @@ def explain_chain(
             dtype=dtype,
             threads=options.threads,
         )
-        lines.append(f"step {i} ({k.name}): {plan}")
+        lines.append(f"step {i} ({k.label}): {plan}")
         shape = output_shape(
             shape,
             k.shape,

@@ -96,6 +96,21 @@ class Kernel:
         return tuple(int(n) for n in self.weights.shape)
 
     @property
+    def label(self) -> str:
+        """``name``, shortened to 40 characters for one-line reports (a long inline matrix).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Kernel("; ".join(["1, 1, 1"] * 9), np.ones((9, 3))).label
+        '1, 1, 1; 1, 1, 1; 1, 1, 1; 1,… (9x3, 79 chars)'
+        """
+        if len(self.name) <= 40:
+            return self.name
+        shape = "x".join(str(n) for n in self.shape)
+        return f"{self.name[:30].rstrip()}… ({shape}, {len(self.name)} chars)"
+
+    @property
     def effective_weights(self) -> F64Array:
         """The weights as applied: ``weights * scale`` (a new float64 array)."""
         return np.multiply(self.weights, self.scale, dtype=np.float64)

@@ -63,6 +63,20 @@ class GeneratorSpec:
         """Fill the description with the kernel's ``width`` and ``height`` and parameter values."""
         return self.description.format(width=width, height=height, **values)
 
+    def parameters_text(self) -> str:
+        """Its parameters in positional order with their defaults.
+
+        Examples
+        --------
+        >>> GENERATOR_SPECS["gaussian"].parameters_text()
+        'sigma=1, size=2*ceil(3*sigma)+1'
+        """
+        derived = "2*ceil(3*sigma)+1"
+        return ", ".join(
+            f"{p}={self.defaults[p]:g}" if p in self.defaults else f"{p}={derived}"
+            for p in self.params
+        )
+
     def default_description(self) -> str:
         """The description of the kernel made with the default parameters."""
         height, width = self.shape

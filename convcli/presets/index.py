@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convcli import config
+from convcli.errors import KernelError
 from convcli.presets.generators import GENERATOR_SOURCE, GENERATOR_SPECS
 from convcli.presets.pairwise import weight_sum
 from convcli.presets.toml_format import read_preset_file
@@ -166,11 +167,18 @@ _GENERATOR_DEFAULTS: dict[str, PresetInfo] = {
 }
 
 
-def list_presets() -> list[PresetInfo]:
+def list_presets(*, problems: list[str] | None = None) -> list[PresetInfo]:
     """Summarize every preset, as :func:`convcli.kernelspec.list_kernels` lists them.
 
     The preset files are read and validated but no weight arrays are built,
     and NumPy is not imported.
+
+    Parameters
+    ----------
+    problems : list of str, optional
+        If given, a malformed preset file is left out of the listing and its
+        error message (naming the file and the fault) is appended here, so one
+        bad file in ``CONVCLI_KERNEL_PATH`` does not hide every other preset.
 
     Returns
     -------
@@ -181,8 +189,9 @@ def list_presets() -> list[PresetInfo]:
     Raises
     ------
     KernelError
-        If a preset file is malformed (the message names the file), with the
-        same message as :func:`convcli.kernelspec.list_kernels`.
+        If a preset file is malformed and ``problems`` is not given (the
+        message names the file), with the same message as
+        :func:`convcli.kernelspec.list_kernels`.
 
     Examples
     --------
@@ -192,7 +201,13 @@ def list_presets() -> list[PresetInfo]:
     index = preset_index()
     infos: list[PresetInfo] = []
     for path, label in index.values():
-        preset = read_preset_file(path, str(path))
+        try:
+            preset = read_preset_file(path, str(path))
+        except KernelError as exc:
+            if problems is None:
+                raise
+            problems.append(str(exc))
+            continue
         infos.append(
             PresetInfo(
                 name=path.stem,
