@@ -390,3 +390,19 @@ def test_all_frames_to_a_multipage_tiff(capsys, tmp_path, animated):
             np.testing.assert_array_equal(
                 np.asarray(im.convert("RGB")), np.asarray(src.convert("RGB"))
             )
+
+
+@pytest.mark.parametrize(("ext", "exact"), [(".tif", True), (".webp", True), (".gif", False)])
+def test_save_animation_from_python_tiff_pages_and_lossless_webp(tmp_path, ext, exact):
+    from convcli.images import save_animation
+
+    rng = np.random.default_rng(2)
+    frames = [rng.integers(0, 256, (10, 12, 3), dtype=np.uint8) for _ in range(3)]
+    out = tmp_path / f"o{ext}"
+    notes = save_animation(out, frames, durations=[40, 50, 60], loop=0)
+    assert ("quantized" in " ".join(notes)) == (ext == ".gif")
+    back = load_frames(out)
+    assert len(back.frames) == 3 and frame_count(out) == 3
+    if exact:  # TIFF pages and (without --quality) WebP keep every value
+        for got, want in zip(back.frames, frames, strict=True):
+            np.testing.assert_array_equal(got.pixels, want)

@@ -113,3 +113,10 @@ def test_imagemagick_kernel_via_cli_filter_and_show(tmp_path, run_cli):
 
     doc = json.loads(out)
     np.testing.assert_allclose(doc["weights"], BLOCKS["Gaussian:0x2"][0], rtol=2e-5, atol=1e-11)
+
+
+def test_even_imagemagick_string_without_anchor_explains_the_anchor():
+    k = load_kernel("2x2: 1,0,0,-1")
+    assert k.effective_anchor == (1, 1)  # convcli's k // 2
+    assert "+0+0" in k.description and "k//2" in k.description
+    assert load_kernel("2x2+0+0: 1,0,0,-1").effective_anchor == (0, 0)

@@ -33,6 +33,10 @@ file mode                 loaded as              dtype       max_value
 ``I;16`` (and B/L/N)      1 channel              uint16      65535
 ``I`` (32-bit integer)    1 channel              int32       65535
 ``F`` (32-bit float)      1 channel              float32     255.0
+16-bit RGB/RGBA/LA PNG    3/4/2 channels         uint16      65535
+(imagecodecs)
+16-bit colour, float,     as stored (planar      uint16 /    65535 /
+planar TIFF (tifffile)    made interleaved)      float       255.0
 ``.npy`` uint8 / int8     as stored              as stored   255
 ``.npy`` other integers   as stored              as stored   65535
 ``.npy`` floats           as stored              float32 or  255.0
@@ -44,7 +48,8 @@ alpha channel.  ``I`` images are assumed to hold 16-bit values (values above
 65535 are kept but are above the nominal full scale).  Float data (``F``
 images and float ``.npy`` arrays) is taken to be in 8-bit units, so 255.0 is
 full scale; float16 is widened to float32, float64 stays float64.  EXIF
-orientation is applied, only the first frame of a multi-frame file is read,
+orientation is applied, one frame of a multi-frame file is read (the first by
+default; :attr:`LoadedImage.n_frames` says how many there are),
 and images over the pixel limit are refused from their header, before any
 pixel is decoded.
 

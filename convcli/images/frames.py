@@ -35,8 +35,9 @@ from convcli.images.inputs import (
 from convcli.images.loaded import Animation, LoadedImage
 from convcli.images.metadata import carried_info
 from convcli.images.npy import is_npy
-from convcli.images.read import target_mode, to_array
+from convcli.images.read import load_tiff_page, target_mode, to_array
 from convcli.images.savable import to_pillow
+from convcli.images.wide import is_tiff, wide_kind
 from convcli.images.write import check_quality
 
 
@@ -76,6 +77,8 @@ def load_frames(
         check_input_file(name)
         data = stream_data(name)
     _check_frames_input(name, data)
+    if is_tiff(name, data) and _tifffile_decodes(name, data):
+        return _tiff_pages(name, data, limit)
     with pillow_limit_off(), open_image(name, data) as im:
         check_pixel_limit(name, im.size, limit)
         # The mode and format of the file as opened: seeking may change im.mode.
@@ -92,6 +95,22 @@ def load_frames(
     return Animation(
         frames=frames, durations=durations, loop=loop if isinstance(loop, int) else None
     )
+
+
+def _tifffile_decodes(name: str, data: bytes | None) -> bool:
+    """Whether this TIFF is one Pillow cannot decode or would reduce to 8 bits."""
+    try:
+        with pillow_limit_off(), open_image(name, data) as im:
+            return wide_kind(im, 0) == "tiff"
+    except ImageError:
+        return True
+
+
+def _tiff_pages(name: str, data: bytes | None, limit: int | None) -> Animation:
+    """Every page of a TIFF, decoded with tifffile (see :mod:`convcli.images.wide`)."""
+    first = load_tiff_page(name, data, limit, 0)
+    pages = [first] + [load_tiff_page(name, data, limit, i) for i in range(1, first.n_frames)]
+    return Animation(frames=pages, durations=[0] * len(pages), loop=None)
 
 
 def _check_frames_input(name: str, data: bytes | None) -> None:
@@ -229,6 +248,9 @@ def save_animation(
         msg = f"cannot save an animation to {name}: frames missing or of different shapes"
         raise OptionError(msg)
     notes: list[str] = []
+    if kind == "TIFF" and frames[0].dtype == np.uint16 and frames[0].shape[2] > 1:
+        _write_wide_pages(stream, name, frames)  # Pillow cannot hold 16-bit colour
+        return notes
     images = _frames_to_pillow(frames, name, kind, notes)
     notes = list(dict.fromkeys(notes))  # one note per kind, not one per frame
     params = _animation_params(images, durations, loop, kind, quality)
@@ -237,6 +259,21 @@ def save_animation(
     with write_failures(name):
         _write_animation(stream, name, kind, images[0], params)
     return notes
+
+
+def _write_wide_pages(stream: BinaryIO | None, name: str, frames: list[np.ndarray]) -> None:
+    """16-bit colour pages as one multi-page TIFF (tifffile), to ``stream`` or atomically."""
+    from convcli.images.wide import write_tiff_pages
+
+    with write_failures(name):
+        if stream is not None:
+            buf = io.BytesIO()
+            write_tiff_pages(buf, frames)
+            stream.write(buf.getvalue())
+            stream.flush()
+        else:
+            with atomic_write(name) as tmp:
+                write_tiff_pages(tmp, frames)
 
 
 def _frames_to_pillow(

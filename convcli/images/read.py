@@ -181,6 +181,11 @@ def _load_with_pillow(
     return loaded
 
 
+def load_tiff_page(name: str, data: bytes | None, limit: int | None, frame: int) -> LoadedImage:
+    """One page of a TIFF decoded with tifffile, as :func:`load_image` gives it."""
+    return _load_wide("tiff", name, data, limit, frame, {}, 1)
+
+
 def _load_wide(
     kind: str,
     name: str,

@@ -28,6 +28,7 @@ __all__ = [
     "tiff_shape",
     "wide_kind",
     "write_tiff",
+    "write_tiff_pages",
 ]
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -166,6 +167,21 @@ def _usable(pixels: np.ndarray) -> np.ndarray:
     if pixels.dtype == np.bool_:
         return pixels.astype(np.uint8) * np.uint8(255)
     return pixels.astype(np.float64)
+
+
+def write_tiff_pages(target: str | os.PathLike[str] | io.BytesIO, pages: list[np.ndarray]) -> None:
+    """Write ``(H, W, C)`` uint16 pages as one multi-page deflate TIFF with tifffile."""
+    import tifffile
+
+    with tifffile.TiffWriter(target) as tif:
+        for page in pages:
+            c = page.shape[2]
+            tif.write(
+                page[:, :, 0] if c == 1 else page,
+                photometric="minisblack" if c <= 2 else "rgb",
+                extrasamples=(2,) if c in (2, 4) else None,
+                compression="zlib",
+            )
 
 
 def write_tiff(

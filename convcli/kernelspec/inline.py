@@ -108,10 +108,17 @@ def _parse_imagemagick(text: str, head: str, body: str) -> Kernel:
         for k, tok in enumerate(tokens)
     ]
     weights = np.array(flat, dtype=np.float64).reshape(height, width)
+    description = "inline ImageMagick kernel"
+    if anchor is None and (width % 2 == 0 or height % 2 == 0):
+        # ImageMagick centres an even kernel at (W-1)/2; convcli keeps its one rule, k // 2.
+        description += (
+            f" (no +X+Y: anchor at convcli's k//2, column {width // 2}, row {height // 2}; "
+            f"ImageMagick would take +{(width - 1) // 2}+{(height - 1) // 2}, write it to match)"
+        )
     return Kernel(
         name=text,
         weights=weights,
-        description="inline ImageMagick kernel",
+        description=description,
         source="inline",
         anchor=anchor,
     )
