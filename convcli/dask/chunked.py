@@ -24,7 +24,7 @@ from convcli.conv_options import ConvOptions
 from convcli.dask.blocks import correlate_chunked
 from convcli.dask.cluster import Runner
 from convcli.dask.stores import ChunkOptions, chunked_kind, open_chunked, write_tiff, write_zarr
-from convcli.errors import OptionError
+from convcli.errors import ConvCliError, ImageError, OptionError, error_detail
 from convcli.filters import (
     FilterOptions,
     FilterReport,
@@ -100,6 +100,7 @@ def lazy_result(
         options=options,
         correlate=_hook(tile),
     )
+    y = y.rechunk({2: -1})  # (alpha joined on: the mapping sees every channel of a block)
     mapping = {"max_value": max_value, "has_alpha": has_alpha, "to_integer": to_integer}
     out_dtype = (np.uint8 if max_value <= 255 else np.uint16) if to_integer else y.dtype
     if options.rescale:
@@ -184,16 +185,22 @@ def filter_chunked(
     to_integer = out_kind == "tiff" or x.dtype.kind in "ui"
     tile = chunk_opts.tile if out_kind == "tiff" else None
     y = lazy_result(x, kernels, opts, runner=runner, to_integer=to_integer, tile=tile)
-    if out_kind == "zarr":
-        write_zarr(y, output_path, chunk_opts.compression, runner.compute)
-    else:
-        write_tiff(
-            y,
-            output_path,
-            tile=chunk_opts.tile,
-            compression=chunk_opts.compression,
-            bands=lambda arr: _bands(arr, runner, progress),
-        )
+    try:
+        if out_kind == "zarr":
+            write_zarr(y, output_path, chunk_opts.compression, runner.compute)
+        else:
+            write_tiff(
+                y,
+                output_path,
+                tile=chunk_opts.tile,
+                compression=chunk_opts.compression,
+                bands=lambda arr: _bands(arr, runner, progress),
+            )
+    except ConvCliError:
+        raise
+    except Exception as exc:  # a task failed: a chunk unreadable, a worker lost for good ...
+        msg = f"filtering {input_path} into {output_path} failed: {error_detail(exc)}"
+        raise ImageError(msg) from exc
     return FilterReport(
         input=input_path,
         output=output_path,
