@@ -43,9 +43,11 @@ def _kernels(rng: np.random.Generator) -> dict[str, np.ndarray]:
 def _exact(shape: tuple[int, ...], w: np.ndarray, **kw: object) -> bool:
     """Whether the engine's arithmetic for this case does not depend on the block's layout.
 
-    Measured: the FFT method (tiles follow the image), separable at stride 2,
-    and the per-tap channel matmuls of 3-D/4-D kernels round differently when
-    the block's shape or memory layout changes, by about one float32 ulp.
+    Every block runs the whole image's plan.  Measured: the FFT method (tiles
+    follow the image), separable at stride 2 (the engine's own ``rows=`` bands
+    differ there too) and the per-tap channel matmuls of 3-D/4-D kernels round
+    differently when the block's shape or memory layout changes, by about one
+    float32 ulp.
     """
     plan = make_plan(shape, w, stride=kw.get("stride", 1), dilation=kw.get("dilation", 1))
     if w.ndim > 2 or plan.method == "fft":

@@ -11,6 +11,9 @@ a file whose task fails anyway is reported as failed, like a dead ``--jobs`` pro
 
 from __future__ import annotations
 
+import contextlib
+import os
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -61,6 +64,7 @@ def filter_files(
         job = replace(job, options=replace(job.options, threads=1))
     limit = in_flight or max(1, 4 * sum(client.nthreads().values()))
     shared = client.scatter(job, broadcast=True, hash=False)
+    run = uuid.uuid4().hex[:12]  # task keys unique to this run (outputs are side effects)
     pending = iter(enumerate(tasks))
     index_of: dict[Any, int] = {}
 
@@ -69,7 +73,7 @@ def filter_files(
         if item is not None:
             i, (src, dst) = item
             future = client.submit(
-                filter_one, shared, src, dst, pure=False, key=f"convcli-file-{i}-{id(tasks)}"
+                filter_one, shared, src, dst, pure=False, key=f"convcli-file-{run}-{i}"
             )
             index_of[future.key] = i
             queue.add(future)
@@ -77,13 +81,40 @@ def filter_files(
     queue = as_completed()
     for _ in range(limit):
         submit_next(queue)
-    for future in queue:
-        i = index_of.pop(future.key)
-        src, dst = tasks[i]
+    try:
+        for future in queue:
+            i = index_of.pop(future.key)
+            src, dst = tasks[i]
+            try:
+                result, code = future.result()
+            except Exception as exc:  # the task failed on every worker it was tried on
+                result, code = _failed(src, dst, f"worker failed on {src}: {error_detail(exc)}"), 1
+            future.release()
+            yield i, result, code
+            submit_next(queue)
+    finally:
+        _sweep_temporaries([dst for _, dst in tasks])
+
+
+def _sweep_temporaries(outputs: Sequence[str]) -> None:
+    """Remove the atomic writer's temporary files that killed workers left beside outputs.
+
+    A worker killed mid-write cannot remove its ``.<name>.<hex>.tmp`` (the task
+    is then retried elsewhere and the output written whole); one listing per
+    output folder finds them once the batch is over.
+    """
+    by_folder: dict[str, set[str]] = {}
+    for out in outputs:
+        folder, name = os.path.split(os.path.abspath(out))
+        by_folder.setdefault(folder, set()).add(name)
+    for folder, names in by_folder.items():
         try:
-            result, code = future.result()
-        except Exception as exc:  # the task failed on every worker it was tried on
-            result, code = _failed(src, dst, f"worker failed on {src}: {error_detail(exc)}"), 1
-        future.release()
-        yield i, result, code
-        submit_next(queue)
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        for entry in entries:
+            base, _, token = entry[1:].rpartition(".")[0].rpartition(".")
+            ours = len(token) == 8 and all(ch in "0123456789abcdef" for ch in token)
+            if entry.startswith(".") and entry.endswith(".tmp") and ours and base in names:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(folder, entry))

@@ -22,6 +22,7 @@ blocks of another kernel.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import dask.array as da
@@ -36,7 +37,7 @@ from convcli.config import default_threads
 from convcli.conv_options import ConvOptions
 from convcli.engine import correlate_padded
 from convcli.engine.inputs import check_image, check_kernel, flip_kernel, result_dtype
-from convcli.engine.plan import plan_correlation
+from convcli.engine.plan import Plan, plan_correlation
 from convcli.errors import ShapeError
 from convcli.shapes import Geometry, kernel_dims
 
@@ -90,13 +91,12 @@ def _block_task(
     places: list[tuple[_Index, _Index, _Index, _Index]],
     w: F64Array,
     geom: Geometry,
-    method: str,
-    threads: int,
+    plan: Plan,
     *chunks: npt.NDArray[np.generic],
 ) -> FloatArray:
     """One output block: gather its padded input, then the engine on it."""
     xp = _padded_block(shape, dtype, fill, places, *chunks)
-    return correlate_padded(xp, w, geom, threads=threads, method=method)
+    return correlate_padded(xp, w, geom, plan=plan)
 
 
 def output_chunks(
@@ -113,20 +113,10 @@ def output_chunks(
 def _block_sizes(
     chunks: tuple[tuple[int, ...], ...],
     geom: Geometry,
-    method: str,
     out_chunks: tuple[int | None, int | None],
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Output block sizes: rows and columns, or full-width rows for the separable method.
-
-    The separable method's passes round differently when the width of a block
-    changes (measured: blocks cut in columns differ from the whole image in the
-    last bit), so its blocks span the whole width, with as many rows as a 2-D
-    chunk holds pixels: memory per task stays that of a chunk.
-    """
+    """Output block sizes: ``out_chunks``, or the input chunk over the stride."""
     oh, ow = geom.out_hw
-    if method == "separable":
-        rows = out_chunks[0] or max(1, chunks[0][0] * chunks[1][0] // (ow * geom.stride[0] ** 2))
-        return output_chunks(chunks[0], 1, oh, rows), (ow,)
     return (
         output_chunks(chunks[0], geom.stride[0], oh, out_chunks[0]),
         output_chunks(chunks[1], geom.stride[1], ow, out_chunks[1]),
@@ -173,12 +163,15 @@ def correlate_chunked(
     dt = result_dtype(probe, dtype)
     geom = opts.geometry((h, wd), (k.shape[-2], k.shape[-1]))
     n_out = kernel_dims(k.shape, c)[0]
-    if method is None:
-        padded = (h + sum(geom.pad_rows), wd + sum(geom.pad_cols), c)
-        method = plan_correlation(padded, k, geom, dt, default_threads(), method=None).method
-    row_sizes, col_sizes = _block_sizes(x3.chunks, geom, method, out_chunks)
+    padded = (h + sum(geom.pad_rows), wd + sum(geom.pad_cols), c)
+    # the whole image's plan, in every block: the same method and the same choices
+    # inside it (fused passes or not, sum steps), so blocks round as the whole image
+    plan = replace(plan_correlation(padded, k, geom, dt, default_threads(), method=method),
+                   threads=threads or 1)  # fmt: skip
+    method = plan.method
+    row_sizes, col_sizes = _block_sizes(x3.chunks, geom, out_chunks)
     name = "convcli-correlate-" + tokenize(x3.name, k, geom, opts, dt.str, method, row_sizes)
-    dsk = _graph(name, x3, k, geom, opts, dt, method, threads or 1, (row_sizes, col_sizes))
+    dsk = _graph(name, x3, k, geom, opts, dt, plan, (row_sizes, col_sizes))
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x3])  # type: ignore[list-item]
     return da.Array(graph, name, chunks=(row_sizes, col_sizes, (n_out,)), dtype=dt)
 
@@ -194,8 +187,7 @@ def _graph(
     geom: Geometry,
     opts: ConvOptions,
     dt: np.dtype[Any],
-    method: str,
-    threads: int,
+    plan: Plan,
     sizes: tuple[tuple[int, ...], tuple[int, ...]],
 ) -> dict[Any, Any]:
     """The tasks of :func:`correlate_chunked`, one per output block."""
@@ -224,6 +216,6 @@ def _graph(
                 (out_r[i + 1] - out_r[i], out_c[j + 1] - out_c[j]),
             )
             shape = (src_r.size, n_cols, c)
-            args = (shape, dt, fill, places, k, block_geom, method, threads)
+            args = (shape, dt, fill, places, k, block_geom, plan)
             dsk[(name, i, j, 0)] = (_block_task, *args, *keys)
     return dsk

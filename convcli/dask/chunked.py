@@ -187,7 +187,13 @@ def filter_chunked(
     y = lazy_result(x, kernels, opts, runner=runner, to_integer=to_integer, tile=tile)
     try:
         if out_kind == "zarr":
-            write_zarr(y, output_path, chunk_opts.compression, runner.compute)
+            write_zarr(
+                y,
+                output_path,
+                chunk_opts.compression,
+                runner.compute,
+                on_cluster=runner.client is not None,
+            )
         else:
             write_tiff(
                 y,

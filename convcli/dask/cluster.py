@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from convcli.config import default_threads
 from convcli.errors import ConvCliError, OptionError, error_detail
 
 __all__ = ["ClusterError", "Runner", "connect", "parse_scheduler"]
@@ -142,11 +143,21 @@ class Runner:
 
     def compute(self, *collections: Any) -> tuple[Any, ...]:
         """The computed values of ``collections`` (blocking)."""
+        from concurrent.futures import ThreadPoolExecutor
+
         from dask.base import compute
 
         if self.client is not None:
-            return tuple(self.client.compute(list(collections), sync=True))
-        return tuple(compute(*collections, scheduler="threads", num_workers=self.threads))
+            futures = self.client.compute(list(collections))
+            try:
+                return tuple(self.client.gather(futures))
+            except BaseException:
+                # stop the rest, so nothing writes into an output being removed
+                self.client.cancel(futures, force=True)
+                raise
+        # our own pool: on a failure, wait for the tasks still running before returning
+        with ThreadPoolExecutor(self.threads or default_threads()) as pool:
+            return tuple(compute(*collections, scheduler="threads", pool=pool))
 
     def submit(self, collection: Any) -> Any:
         """Start computing ``collection``; the returned object's ``result()`` waits for it."""

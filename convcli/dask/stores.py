@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,6 +154,8 @@ def write_zarr(
     target: str,
     compression: str,
     compute: Callable[[Any], object],
+    *,
+    on_cluster: bool = False,
 ) -> None:
     """Write ``y`` to a ``.zarr`` array, one task per block, then rename it onto ``target``."""
     import zarr
@@ -178,8 +181,15 @@ def write_zarr(
         compute(da.store(y, arr, lock=False, compute=False))  # type: ignore[arg-type]
         _swap_in(tmp, final)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(tmp, (0.0, 0.2, 1.0) if on_cluster else (0.0,))
         raise
+
+
+def _remove(folder: Path, waits: tuple[float, ...]) -> None:
+    """Remove a folder (again after ``waits``: cancelled cluster tasks may still write)."""
+    for wait in waits:
+        time.sleep(wait)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _swap_in(tmp: Path, final: Path) -> None:
