@@ -152,3 +152,48 @@ def test_presets_package_imports_no_numpy(extra: str, numpy_expected: bool) -> N
     loaded = json.loads(proc.stdout.replace("'", '"'))
     assert ("numpy" in loaded) is numpy_expected
     assert not [m for m in loaded if m.split(".")[0] in ("PIL", "typer", "rich")]
+
+
+# The Dask extra (SPEC section 10) is loaded only by the options that need it.
+DASK = ("dask", "distributed", "zarr", "tifffile", "convcli.dask")
+
+
+def dask_modules(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == d or m.startswith(d + ".") for d in DASK))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["kernels", "list"], ["filter", "in.png", "-k", "sharpen", "-o", "out.png"]],
+    ids=["help", "kernels-list", "plain-filter"],
+)
+def test_commands_without_scale_options_do_not_import_dask(tmp_path: Path, args: list[str]) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (8, 6), (10, 20, 30)).save(tmp_path / "in.png")
+    proc, modules = run_cli(args, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "convcli.cli" in modules
+    assert dask_modules(modules) == []
+
+
+def test_import_convcli_does_not_import_dask() -> None:
+    code = "import sys, convcli; convcli.correlate; print(sorted(m for m in sys.modules))"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    loaded = set(json.loads(proc.stdout.replace("'", '"')))
+    assert "numpy" in loaded  # the probe worked: correlate was loaded
+    assert dask_modules(loaded) == []
+
+
+def test_the_scheduler_option_does_import_dask(tmp_path: Path) -> None:
+    # the control: the check above can see dask when it is loaded
+    from PIL import Image
+
+    Image.new("RGB", (8, 6)).save(tmp_path / "in.png")
+    args = ["filter", "in.png", "-k", "box", "-o", "o.png", "--scheduler", "tcp://127.0.0.1:1"]
+    proc, modules = run_cli([*args, "--connect-timeout", "0.5"], tmp_path)
+    assert proc.returncode == 1
+    assert "distributed" in dask_modules(modules)

@@ -54,6 +54,16 @@ from convcli.cli.output import (
     shape_text,
 )
 from convcli.cli.progress import SlowWorkBar, batch_bar
+from convcli.cli.scale import (
+    Chunks,
+    Compression,
+    ConnectTimeout,
+    FilesFrom,
+    ScaleRequest,
+    Scheduler,
+    SchedulerFile,
+    Tile,
+)
 from convcli.errors import Interrupted, OptionError
 from convcli.runner.batch import (
     STDIO,
@@ -89,14 +99,18 @@ EPILOG = """Examples:
   convcli filter 'frames/*.png' -k sharpen -d out/ --jobs 2
 
   convcli filter big.png -k sharpen -o quick.png --compress-level 1
+
+  convcli filter slide.tif -k gaussian:sigma=2 -o slide.zarr --chunks 1024
+
+  convcli filter --files-from list.txt -k sharpen -d out/ --scheduler tcp://10.0.0.5:8786
 """
 
 # -- the options only `filter` has ---------------------------------------------------
 
 
 def filter_command(
-    inputs: Inputs,
     kernel: KernelChain,
+    inputs: Inputs = None,
     output: Output = None,
     outdir: Outdir = None,
     suffix: Suffix = "",
@@ -127,23 +141,37 @@ def filter_command(
     explain: Explain = False,
     json_output: Json = False,
     quiet: Quiet = False,
+    scheduler: Scheduler = None,
+    scheduler_file: SchedulerFile = None,
+    files_from: FilesFrom = None,
+    chunks: Chunks = None,
+    tile: Tile = None,
+    compression: Compression = None,
+    connect_timeout: ConnectTimeout = 30.0,
 ) -> None:
     """Apply kernels to images (a pipeline when -k is repeated).
 
     INPUT '-' reads one image (or .npy) from stdin; '-o -' writes the result to
     stdout in the --format given, and nothing else goes to stdout.
     """
+    from convcli.cli.scale import check_extra, read_files_from
     from convcli.kernelspec import load_kernel
 
-    files = _check_io(inputs, output, outdir, fmt, frame, all_frames, json_output)
+    given = [*(inputs or []), *read_files_from(files_from)]
+    files = _check_io(given, output, outdir, fmt, frame, all_frames, json_output)
+    scaling = ScaleRequest(scheduler, scheduler_file, chunks, tile, compression, connect_timeout)
+    check_extra(scaling, files, output)
     options = _options(**locals())
     if not quiet:
         _note_idle_cval(options)
     kernels = [load_kernel(spec) for spec in kernel]
-    plan = _print_plan(files[0], kernels, options) if explain and files[0] != STDIO else None
+    plan: list[str] | None = None
     targets = output_targets(
         files, output=output, outdir=outdir or ".", suffix=suffix, fmt=fmt, all_frames=all_frames
     )
+    chunked = scaling.needs_extra(files, output) and scaling.chunked(files, targets)
+    if explain and files[0] != STDIO:
+        plan = _print_plan(files[0], targets[0], kernels, options, scaling if chunked else None)
     job = FilterJob(
         kernels=kernels,
         options=options,
@@ -156,7 +184,9 @@ def filter_command(
         all_frames=all_frames,
         input_data=read_stdin() if STDIO in files else None,
     )
-    results, codes = _run(job, list(zip(files, targets, strict=True)), jobs, quiet)
+    with scaling.session() as client:
+        work = _scaled_work(scaling, client, job, chunked)
+        results, codes = _run(job, list(zip(files, targets, strict=True)), jobs, quiet, work)
     if json_output:
         doc: dict[str, Any] = {"results": results}
         if plan is not None:
@@ -178,6 +208,9 @@ def _check_io(
     json_output: bool,
 ) -> list[str]:
     """The input files, once -o/-d, stdin/stdout and the frame options fit together."""
+    if not inputs:
+        msg = "give INPUT files (or globs), or --files-from FILE"
+        raise OptionError(msg)
     if (output is None) == (outdir is None):
         msg = "give exactly one of -o OUTPUT (one input) or -d OUTDIR"
         raise OptionError(msg)
@@ -231,9 +264,20 @@ def _note_idle_cval(options: FilterOptions) -> None:
         )
 
 
-def _print_plan(path: str, kernels: list[Kernel], options: FilterOptions) -> list[str]:
+def _print_plan(
+    path: str,
+    target: str,
+    kernels: list[Kernel],
+    options: FilterOptions,
+    scale: ScaleRequest | None,
+) -> list[str]:
     """Print the plan of every step on stderr; return its lines (for ``--json``)."""
-    lines = explain_file(path, kernels, options)
+    if scale is None:
+        lines = explain_file(path, kernels, options)
+    else:
+        from convcli.cli.scale import explain_lines
+
+        lines = explain_lines(scale, path, target, kernels, options)
     for line in lines:
         err_console().print(f"plan: {line}", markup=False, soft_wrap=True)
     return lines
@@ -244,6 +288,23 @@ def _failure_message(results: list[FileResult | None], codes: list[int]) -> str:
     if len(results) == 1 and results[0] is not None:
         return str(results[0]["error"])
     return f"{len(codes)} of {len(results)} inputs failed"
+
+
+def _scaled_work(scale: ScaleRequest, client: Any, job: FilterJob, chunked: bool) -> Any:
+    """What runs the tasks: a chunked image, a batch on the cluster, or None (``run_all``)."""
+    if chunked:
+        from convcli.cli.scale import run_chunked
+
+        def one_image(tasks: list[tuple[str, str]], progress: Any) -> Any:
+            ((src, dst),) = tasks
+            yield (0, *run_chunked(scale, client, job, src, dst, progress))
+
+        return one_image
+    if client is None:
+        return None
+    from convcli.dask import filter_files
+
+    return lambda tasks, progress: filter_files(client, job, tasks)
 
 
 def _fail(codes: list[int], n_inputs: int, quiet: bool) -> NoReturn:
@@ -293,7 +354,7 @@ def _parse_input_range(text: str | None) -> tuple[float, float] | None:
 
 
 def _run(
-    job: FilterJob, tasks: list[tuple[str, str]], jobs: int, quiet: bool
+    job: FilterJob, tasks: list[tuple[str, str]], jobs: int, quiet: bool, work: Any = None
 ) -> tuple[list[FileResult | None], list[int]]:
     """Filter every input with a line each (and a bar) on stderr; return results and codes."""
     console = err_console()
@@ -302,7 +363,12 @@ def _run(
     slow_bar = SlowWorkBar(console) if len(tasks) == 1 and jobs == 1 and not quiet else None
     try:
         with batch_bar(console, len(tasks), shown=len(tasks) > 1 and not quiet) as advance:
-            for index, result, code in run_all(job, tasks, jobs, progress=slow_bar):
+            done = (
+                run_all(job, tasks, jobs, progress=slow_bar)
+                if work is None
+                else work(tasks, slow_bar)
+            )
+            for index, result, code in done:
                 if code:
                     codes.append(code)
                     source = None if len(tasks) == 1 else result["input"]

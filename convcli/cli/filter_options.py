@@ -9,7 +9,8 @@ import typer
 from convcli.cli.options import SIZE_RULE, complete_kernel
 
 Inputs = Annotated[
-    list[str], typer.Argument(metavar="INPUT", help="Image files or globs (one or more).")
+    list[str] | None,
+    typer.Argument(metavar="INPUT", help="Image files or globs (one or more), or --files-from."),
 ]
 KernelChain = Annotated[
     list[str],

@@ -7,8 +7,8 @@ premultiplied.  Every call into the engine goes through :func:`_correlate`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,11 +24,16 @@ if TYPE_CHECKING:
     from convcli.conv_options import ConvOptions
     from convcli.kernelspec import Kernel
 
-__all__ = ["alpha_weighted", "check_range", "filter_array", "prepare_kernels"]
+__all__ = ["ChainCorrelate", "alpha_weighted", "check_range", "filter_array", "prepare_kernels"]
 
 #: Where ``conv(a)`` is at most this fraction of ``conv(1)``, no visible pixel is near and
 #: the colour is filtered as is (rounding of the engine's sums stays far below it).
 _ALPHA_FLOOR = 1e-5
+
+#: ``correlate(x, w, conv, dtype)``: what a step of the chain calls instead of
+#: the engine (``conv`` already holds the kernel's anchor).  :mod:`convcli.dask`
+#: passes its lazy, chunked correlation, so the chain runs on dask arrays.
+ChainCorrelate = Callable[[Any, "F64Array", "ConvOptions", type[np.floating]], Any]
 
 
 def prepare_kernels(kernels: Sequence[Kernel], options: FilterOptions) -> list[Kernel]:
@@ -91,8 +96,11 @@ def _correlate(
     dtype: type[np.floating],
     threads: int | None,
     rows: tuple[int, int] | None,
+    hook: ChainCorrelate | None = None,
 ) -> FloatArray:
     """The one call into the engine: correlate ``x`` with ``w`` under ``conv``."""
+    if hook is not None:
+        return hook(x, w, conv.replace(anchor=anchor), dtype)  # type: ignore[no-any-return]
     return correlate_with(
         x, w, conv.replace(anchor=anchor), dtype=dtype, threads=threads, rows=rows
     )
@@ -134,6 +142,7 @@ def _chain_step(
     *,
     dtype: type[np.floating],
     rows: tuple[int, int] | None,
+    hook: ChainCorrelate | None,
 ) -> tuple[FloatArray, FloatArray | None]:
     """One kernel on the colour channels, and on alpha as ``opts.alpha`` says.
 
@@ -150,8 +159,9 @@ def _chain_step(
         if w.shape[-3] == colour.shape[2] + 1:
             colour = np.concatenate([colour, alpha], axis=2)
             alpha = None
+    threads = opts.threads
     colour = _correlate(
-        colour, w, opts.conv, anchor=anchor, dtype=dtype, threads=opts.threads, rows=rows
+        colour, w, opts.conv, anchor=anchor, dtype=dtype, threads=threads, rows=rows, hook=hook
     )
     if kernel.offset:
         colour += dtype(kernel.offset)
@@ -161,7 +171,14 @@ def _chain_step(
         else:
             alpha_w = _delta_like(kernel)
         alpha = _correlate(
-            alpha, alpha_w, opts.conv, anchor=anchor, dtype=dtype, threads=opts.threads, rows=rows
+            alpha,
+            alpha_w,
+            opts.conv,
+            anchor=anchor,
+            dtype=dtype,
+            threads=threads,
+            rows=rows,
+            hook=hook,
         )
     return colour, alpha
 
@@ -191,6 +208,7 @@ def filter_array(
     max_value: float = 255.0,
     options: FilterOptions | None = None,
     rows: tuple[int, int] | None = None,
+    correlate: ChainCorrelate | None = None,
 ) -> FloatArray:
     """Run a kernel chain over an image array.
 
@@ -210,6 +228,10 @@ def filter_array(
         Only output rows ``start:stop`` (single kernel, no repeat, no
         premultiplication): lets :func:`convcli.filters.filter_and_map` work
         band by band.
+    correlate : ChainCorrelate, optional
+        Called for every step instead of the engine (:mod:`convcli.dask`
+        passes its lazy chunked correlation and a dask array as ``x``); the
+        caller then checks the value range itself.
 
     Returns
     -------
@@ -219,7 +241,7 @@ def filter_array(
     opts = options or FilterOptions()
     _check_request(opts, len(kernels), rows)
     dtype = np.float64 if opts.precision == "float64" else np.float32
-    if rows is None or rows[0] == 0:
+    if correlate is None and (rows is None or rows[0] == 0):
         check_range(x, kernels, opts.repeat, dtype, offset=opts.offset)
     premultiplied = has_alpha and opts.alpha == "premultiply"
     colour, alpha = _split_alpha(
@@ -237,7 +259,9 @@ def filter_array(
         )
     for _ in range(opts.repeat):
         for kernel in kernels:
-            colour, alpha = _chain_step(colour, alpha, kernel, opts, dtype=dtype, rows=rows)
+            colour, alpha = _chain_step(
+                colour, alpha, kernel, opts, dtype=dtype, rows=rows, hook=correlate
+            )
     if opts.offset:
         colour = colour + dtype(opts.offset)
     return _join_alpha(colour, alpha, premultiplied=premultiplied, max_value=max_value, dtype=dtype)
