@@ -34,7 +34,7 @@ EPILOG = """Examples:
 
   convcli fit card.png blurred.npy --size 11 -o learned.toml
 
-  convcli fit card.png blurred.npy --size 5 --method gd --steps 300 --lr 0.02
+  convcli fit card.png blurred.npy --size 5 --method gd --steps 300 --lr 0.02 --plot fit.png
 
   convcli filter card.png -k learned.toml -o again.png
 """
