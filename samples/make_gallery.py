@@ -32,6 +32,29 @@ EXAMPLES = [
 ]
 
 
+# (gallery file, commands run in a scratch folder holding the samples, the last one drawing it)
+PLOTS = [
+    ("plot-log", [["kernels", "show", "log", "--plot", "out.png"]]),
+    (
+        "plot-grad",
+        [
+            ["filter", "card.png", "-k", "box:5", "-o", "target.png", "-q"],
+            ["grad", "card.png", "-k", "box:3", "--target", "target.png", "--plot", "out.png"],
+        ],
+    ),
+    (
+        "plot-fit",
+        [
+            ["filter", "gray.png", "-k", "gaussian:sigma=1", "-o", "gray-blurred.npy", "-q"],
+            [
+                "fit", "gray.png", "gray-blurred.npy", "--size", "5", "--method", "gd",
+                "--steps", "100", "--lr", "0.05", "--plot", "out.png", "-q",
+            ],
+        ],
+    ),
+]  # fmt: skip
+
+
 def convcli_command() -> list[str]:
     exe = shutil.which("convcli")
     return [exe] if exe else [sys.executable, "-m", "convcli"]
@@ -56,6 +79,15 @@ def main() -> None:
             subprocess.run(cmd, check=True)
             side_by_side(SOURCE, out, GALLERY / f"{name}.png")
             print("wrote", GALLERY / f"{name}.png", "from: convcli filter card.png", *args)
+        for sample in ("card.png", "gray.png"):
+            shutil.copy(HERE / sample, Path(tmp) / sample)
+        for name, commands in PLOTS:
+            for args in commands:
+                subprocess.run(
+                    [*convcli_command(), *args], check=True, cwd=tmp, stdout=subprocess.DEVNULL
+                )
+            shutil.move(Path(tmp) / "out.png", GALLERY / f"{name}.png")
+            print("wrote", GALLERY / f"{name}.png", "from: convcli", *commands[-1])
 
 
 if __name__ == "__main__":

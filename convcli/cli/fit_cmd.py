@@ -37,7 +37,7 @@ EPILOG = """Examples:
 
   convcli fit card.png blurred.npy --size 11 -o learned.toml
 
-  convcli fit card.png blurred.npy --size 5 --method gd
+  convcli fit card.png blurred.npy --size 5 --method gd --plot fit.png
 
   convcli filter card.png -k learned.toml -o again.png
 """

@@ -59,6 +59,8 @@ Examples:
   convcli grad card.png -k sharpen --target t.png --save-kernel-grad dw.npy --json
 
   convcli grad card.png -k sharpen --target t.png --save-input-grad dx.png
+
+  convcli grad card.png -k box:3 --target blurred.png --plot grad.png
 """
 
 

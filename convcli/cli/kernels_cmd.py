@@ -43,6 +43,10 @@ SHOW_EPILOG = """Examples:
   convcli kernels show "gaussian:sigma=1.5" --json
 
   convcli kernels show box:3 --scale 2 --convolve
+
+  convcli kernels show gaussian:sigma=20 --full
+
+  convcli kernels show log --plot log.png
 """
 
 Category = Annotated[
@@ -90,7 +94,7 @@ def kernels_root(ctx: typer.Context) -> None:
 def list_command(category: Category = None, json_output: Json = False) -> None:
     """List preset kernels: name, category, shape, sum, source, description."""
     # preset metadata without NumPy (convcli.kernelspec would import it): keeps the listing fast
-    from convcli.presets import list_presets
+    from convcli.presets import GENERATOR_SOURCE, list_presets
 
     problems: list[str] = []
     presets = list_presets(problems=problems)
@@ -109,7 +113,7 @@ def list_command(category: Category = None, json_output: Json = False) -> None:
             e["category"],
             shape_text(e["shape"]),
             f"{round(e['sum'], 12) + 0.0:.4g}",  # a zero-sum kernel's 3e-17 shows as 0
-            e["source"],
+            "generator" if e["source"] == GENERATOR_SOURCE else e["source"],  # table: short
             e["description"],
         )
         for e in entries

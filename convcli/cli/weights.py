@@ -16,8 +16,6 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-    from convcli.kernelspec.summary import WeightSummary
-
 #: kernels with more rows than this are summarised even if their rows fit the console
 MAX_TABLE_ROWS = 25
 #: at most this many 2-D slices of a 3-D or 4-D kernel are shown (all of them with ``full``)
@@ -87,19 +85,21 @@ def _labelled(
     return table
 
 
-def _fit_window(s: WeightSummary, width: int) -> tuple[int, int]:
-    """How many centre columns and block columns fit ``width`` (9 cells each, labels aside)."""
+def _fit_window(width: int) -> tuple[int, int]:
+    """Centre window side (at most 7) and block count (at most 8) that fit ``width``.
+
+    Each column of numbers takes 9 cells, the row labels 10.
+    """
     room = max(3, (width - 10) // 9)
-    return min(s.centre.shape[1], room), min(s.block_means.shape[1], room)
+    return min(7, room), min(8, room)
 
 
 def print_summary(console: Console, w: npt.NDArray[np.float64], hint: str = "") -> None:
     """Print the summary of a big 2-D matrix (see :mod:`convcli.kernelspec.summary`)."""
     from convcli.kernelspec.summary import summarize_weights
 
-    s = summarize_weights(w)
-    n_centre, n_blocks = _fit_window(s, console.width)
-    s = summarize_weights(w, window=n_centre, blocks=n_blocks)
+    window, blocks = _fit_window(console.width)
+    s = summarize_weights(w, window=window, blocks=blocks)
     kh, kw = s.shape
     console.print(f"{kh}x{kw} weights, summarised{hint}", markup=False)
     console.print(

@@ -90,8 +90,12 @@ def _heat(fig: Figure, ax: Axes, w: FloatArray, title: str, limit: float | None 
     a = _coarse(w)
     lim = float(np.abs(a).max()) if limit is None else limit
     lim = lim if lim > 0 else 1.0
+    from matplotlib.ticker import MaxNLocator
+
     im = ax.imshow(a, cmap=DIVERGING, vmin=-lim, vmax=lim, interpolation="nearest")
     ax.set_title(title, fontsize=10)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.colorbar(im, ax=ax, shrink=0.85)
 
 
@@ -146,7 +150,8 @@ def plot_grad(path: str, kernel_grad: FloatArray, input_grad: FloatArray | None)
         gx = np.asarray(input_grad, dtype=np.float64)
         gx2 = gx.sum(axis=2) if gx.ndim == 3 else gx
         lim = robust_limit(gx2)
-        _heat(fig, axes[1], gx2, f"dL/dx (summed over channels), colours at +-{lim:.3g} (p99)", lim)
+        title = f"dL/dx (sum over channels)\ncolours end at +-{lim:.3g}, the 99th percentile"
+        _heat(fig, axes[1], gx2, title, lim)
     _save(fig, path)
 
 
