@@ -171,6 +171,21 @@ def test_stdout_to_a_full_device_is_one_error_line(tmp_path, png, fmt):
     assert_clean_error(proc.returncode, err, 1, "No space left on device")
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "args",
+    [["kernels", "list"], ["kernels", "list", "--json"], ["shape", "10x10", "-k", "3", "--json"]],
+)
+def test_other_commands_to_a_full_device_are_not_unexpected(args):
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(
+            [*_command(), *args], stdout=full, stderr=subprocess.PIPE, env=_env(), check=False
+        )
+    err = proc.stderr.decode()
+    assert_clean_error(proc.returncode, err, 1, "No space left on device")
+    assert "unexpected" not in err
+
+
 def test_stdout_closed_early_is_not_a_success(tmp_path):
     big = tmp_path / "big.png"
     rng = np.random.default_rng(2)
@@ -448,3 +463,33 @@ def test_sigterm_and_sighup_clean_up_and_stop_the_workers(tmp_path, jobs, signum
     assert sorted(p.name for p in out_dir.iterdir()) == written  # nobody writes on
     assert _tmp_files(out_dir) == []
     assert len(written) < len(inputs)
+
+
+# -- a full disk behind an encoder that hides the errno -----------------------------------
+
+
+class _Full:
+    f_bavail = 0
+
+
+@pytest.mark.parametrize("ext", [".tif", ".png", ".webp"])
+@pytest.mark.parametrize("full", [True, False])
+def test_an_encoder_error_on_a_full_disk_says_no_space(
+    capsys, monkeypatch, tmp_path, png, ext, full
+):
+    def failing_save(self, fp, *args, **kwargs):
+        raise OSError("encoder error -2 when writing image file")
+
+    monkeypatch.setattr(Image.Image, "save", failing_save)
+    import convcli.images.png as png_writer
+
+    monkeypatch.setattr(png_writer, "write_png", failing_save, raising=False)
+    if full:
+        monkeypatch.setattr(os, "statvfs", lambda path: _Full())
+    out = tmp_path / f"o{ext}"
+    code, _, err = cli(capsys, "filter", png, "-k", "box", "-o", out)
+    assert code == 1, err
+    assert ("No space left on device" in err) == full
+    assert "encoder error -2" in err
+    assert not out.exists()
+    assert _tmp_files(tmp_path) == []
