@@ -493,3 +493,37 @@ def test_an_encoder_error_on_a_full_disk_says_no_space(
     assert "encoder error -2" in err
     assert not out.exists()
     assert _tmp_files(tmp_path) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
+def test_workers_stop_when_the_batch_is_killed(tmp_path):
+    rng = np.random.default_rng(4)
+    inputs = []
+    for i in range(6):
+        path = tmp_path / f"in{i}.png"
+        Image.fromarray(rng.integers(0, 256, size=(600, 600, 3), dtype=np.uint8)).save(
+            path, compress_level=1
+        )
+        inputs.append(str(path))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = subprocess.Popen(
+        [*_command(), "filter", *inputs, "-k", "gaussian:sigma=6", "-d", str(out_dir), "-q"]
+        + ["--jobs", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_env(),
+    )
+    deadline = time.monotonic() + 60
+    while not list(out_dir.iterdir()):  # a worker has started writing (its temp file)
+        assert proc.poll() is None
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    workers = _descendants(proc.pid)
+    proc.kill()  # SIGKILL: no handler runs in the parent
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p for p in workers if _alive(p)] == []
+    assert _tmp_files(out_dir) == []
