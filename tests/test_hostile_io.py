@@ -293,6 +293,26 @@ def test_a_fifo_preset_never_hangs(tmp_path, png, command):
     assert_clean_error(proc.returncode, proc.stderr, 2, "not a regular file")
 
 
+@POSIX
+def test_a_fifo_kernel_is_refused_not_read(capsys, tmp_path, png):
+    fifo = tmp_path / "k.txt"
+    os.mkfifo(fifo)
+    for spec in (fifo, str(fifo).removesuffix(".txt") + ".txt"):
+        code, _, err = cli(capsys, "filter", png, "-k", spec, "-o", tmp_path / "o.png")
+        assert_clean_error(code, err, 2, "not a regular file")
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_a_process_substitution_kernel_is_named_for_what_it_is(tmp_path, png):
+    out = tmp_path / "o.png"
+    cmd = " ".join([*_command(), "filter", str(png), "-k", "<(echo 1 2 1)", "-o", str(out)])
+    proc = subprocess.run(
+        ["bash", "-c", cmd], capture_output=True, text=True, env=_env(), check=False, timeout=60
+    )
+    assert_clean_error(proc.returncode, proc.stderr, 2, "not a regular file")
+    assert "not found" not in proc.stderr
+
+
 # -- stdin and stream limits --------------------------------------------------------------
 
 
