@@ -8,7 +8,6 @@ sizes are computed here by hand, never by the code under test.
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
 
 import numpy as np
@@ -94,9 +93,7 @@ def test_max_memory_refuses_with_the_numbers(capsys, tmp_path, png, args, mib):
 @pytest.mark.parametrize(("size", "tib"), [("4000", 3725.3), ("1000", 14.6)])
 def test_fit_with_a_huge_kernel_is_refused_before_allocating(capsys, png, size, tib):
     # lstsq normal equations: 2 copies x 8 bytes x (k*k)^2 (depthwise)
-    start = time.perf_counter()
     code, _, err = cli(capsys, "fit", png, png, "--size", size)
-    assert time.perf_counter() - start < 30
     unit = "TiB" if tib < 1024 else "PiB"
     shown = tib if tib < 1024 else tib / 1024
     assert_clean_error(code, err, 2, "fit --method lstsq", f"{shown:.1f} {unit}")
@@ -235,14 +232,15 @@ def test_kernels_list_with_a_huge_preset_is_fast(capsys, monkeypatch, tmp_path):
     with big.open("w") as f:
         f.write("weights = [\n")
         row = "[" + ", ".join(["1"] * 1000) + "],\n"
-        for _ in range(40_000):  # ~160 MB
+        for _ in range(12_000):  # 36 MB, over the default 32 MiB
             f.write(row)
         f.write("]\n")
     monkeypatch.setenv("CONVCLI_KERNEL_PATH", str(tmp_path))
-    start = time.perf_counter()
     code, _, err = cli(capsys, "kernels", "list")
-    assert time.perf_counter() - start < 10
-    assert_clean_error(code, err, 2, "big.toml", "over the limit")
+    # refused from its size: the file is never parsed
+    size = big.stat().st_size
+    assert size > 32 << 20
+    assert_clean_error(code, err, 2, "big.toml", "over the limit", f"{size / (1 << 20):.1f} MiB")
 
 
 def test_the_kernel_taps_limit_comes_from_the_environment(capsys, monkeypatch, tmp_path, png):
@@ -365,10 +363,8 @@ def test_a_newline_in_a_file_name_keeps_the_error_on_one_line(capsys, tmp_path, 
 
 
 @pytest.mark.parametrize("spec", ["box:4000", "box:200", "gaussian:size=301"])
-def test_kernels_show_of_a_huge_kernel_is_quick(capsys, spec):
-    start = time.perf_counter()
+def test_kernels_show_of_a_huge_kernel_prints_no_table(capsys, spec):
     code, out, err = cli(capsys, "kernels", "show", spec)
-    assert time.perf_counter() - start < 30
     assert code == 0, err
     assert "too many to print" in out
 
