@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from convcli.errors import ConvCliError, ImageError, error_detail, os_detail
+from convcli.errors import ConvCliError, ImageError, error_detail
 
 __all__ = ["atomic_write", "write_failures", "write_stream"]
 
@@ -153,12 +153,29 @@ def _finish(tmp: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def _write_failure(name: str, exc: OSError) -> str:
-    """The message for an OSError while writing ``name``."""
+def _write_failure(name: str, exc: BaseException) -> str:
+    """The message for a failure while writing ``name``.
+
+    An encoder that hides the operating system's error (libtiff's "encoder
+    error -2" on a full disk) is reported as "No space left on device" when
+    the output's file system has no space left.
+    """
     if isinstance(exc, PermissionError):
         return f"cannot write {name}: permission denied"
-    detail = os_detail(exc)
-    return f"cannot write {name}: {detail}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot write {name}: {exc.strerror}"
+    if _disk_full(name):
+        return f"cannot write {name}: No space left on device ({error_detail(exc)})"
+    return f"cannot write {name}: {error_detail(exc)}"
+
+
+def _disk_full(name: str) -> bool:
+    """Whether the file system of ``name``'s folder has no blocks left for this user."""
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(name)) or ".")
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
+    return st.f_bavail == 0
 
 
 @contextmanager
@@ -174,8 +191,7 @@ def write_failures(name: str) -> Iterator[None]:
     except (ConvCliError, BrokenPipeError):
         raise
     except Exception as exc:
-        msg = f"cannot write {name}: {error_detail(exc)}"
-        raise ImageError(msg) from exc
+        raise ImageError(_write_failure(name, exc)) from exc
 
 
 def write_stream(stream: BinaryIO, data: bytes, name: str = "<stdout>") -> None:

@@ -6,16 +6,14 @@ every ``except BaseException`` that already cleans up after Ctrl-C (the
 temporary file of :func:`convcli.atomic.atomic_write`, the worker pool of a
 batch) does the same for them.  :func:`worker_init` is run in each worker
 process of a ``--jobs`` batch: the worker handles the signals the same way and
-is sent SIGTERM when the process that started it dies (Linux), so no worker
+is sent SIGTERM when the process that runs the batch dies, so no worker
 outlives its batch.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -108,18 +106,43 @@ def worker_task() -> Iterator[None]:
         _in_task[0] = False
 
 
-def worker_init() -> None:
+def worker_init(parent: int | None = None) -> None:
     """Set up a batch worker process: SIGINT, SIGTERM, SIGHUP end it cleanly; die with the parent.
 
     Inside :func:`worker_task` a signal raises (the task removes its temporary
-    file); between tasks it ends the process without a traceback.
+    file); between tasks it ends the process without a traceback.  ``parent``
+    is the pid of the process that runs the batch: a watcher thread sends this
+    worker SIGTERM when it is gone (killed with SIGKILL, say), so a worker
+    never outlives its batch.  (The worker's own parent may be the
+    multiprocessing fork server, which outlives the batch.)
     """
     for signum in (signal.SIGINT, *HANDLED):
         signal.signal(signum, _worker_signal)
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            import ctypes
+    if parent is not None:
+        threading.Thread(target=_watch, args=(parent,), daemon=True).start()
 
-            pr_set_pdeathsig = 1
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+def _watch(parent: int, every: float = 0.25) -> None:
+    """Send this process SIGTERM once ``parent`` has exited."""
+    import time
+
+    while True:
+        time.sleep(every)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            break
+        except OSError:  # the pid now belongs to another user's process
+            break
+        if _is_zombie(parent):
+            break
+    os.kill(os.getpid(), HANDLED[0] if HANDLED else signal.SIGINT)
+
+
+def _is_zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited but not been reaped yet (Linux; False elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False

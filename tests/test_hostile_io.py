@@ -171,6 +171,21 @@ def test_stdout_to_a_full_device_is_one_error_line(tmp_path, png, fmt):
     assert_clean_error(proc.returncode, err, 1, "No space left on device")
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "args",
+    [["kernels", "list"], ["kernels", "list", "--json"], ["shape", "10x10", "-k", "3", "--json"]],
+)
+def test_other_commands_to_a_full_device_are_not_unexpected(args):
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(
+            [*_command(), *args], stdout=full, stderr=subprocess.PIPE, env=_env(), check=False
+        )
+    err = proc.stderr.decode()
+    assert_clean_error(proc.returncode, err, 1, "No space left on device")
+    assert "unexpected" not in err
+
+
 def test_stdout_closed_early_is_not_a_success(tmp_path):
     big = tmp_path / "big.png"
     rng = np.random.default_rng(2)
@@ -282,6 +297,26 @@ def test_a_fifo_preset_never_hangs(tmp_path, png, command):
         warned = [ln for ln in proc.stderr.splitlines() if "hang.toml" in ln]
         assert len(warned) == 1
         assert "not a regular file" in warned[0]
+
+
+@POSIX
+def test_a_fifo_kernel_is_refused_not_read(capsys, tmp_path, png):
+    fifo = tmp_path / "k.txt"
+    os.mkfifo(fifo)
+    for spec in (fifo, str(fifo).removesuffix(".txt") + ".txt"):
+        code, _, err = cli(capsys, "filter", png, "-k", spec, "-o", tmp_path / "o.png")
+        assert_clean_error(code, err, 2, "not a regular file")
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_a_process_substitution_kernel_is_named_for_what_it_is(tmp_path, png):
+    out = tmp_path / "o.png"
+    cmd = " ".join([*_command(), "filter", str(png), "-k", "<(echo 1 2 1)", "-o", str(out)])
+    proc = subprocess.run(
+        ["bash", "-c", cmd], capture_output=True, text=True, env=_env(), check=False, timeout=60
+    )
+    assert_clean_error(proc.returncode, proc.stderr, 2, "not a regular file")
+    assert "not found" not in proc.stderr
 
 
 # -- stdin and stream limits --------------------------------------------------------------
@@ -454,3 +489,67 @@ def test_sigterm_and_sighup_clean_up_and_stop_the_workers(tmp_path, jobs, signum
     assert sorted(p.name for p in out_dir.iterdir()) == written  # nobody writes on
     assert _tmp_files(out_dir) == []
     assert len(written) < len(inputs)
+
+
+# -- a full disk behind an encoder that hides the errno -----------------------------------
+
+
+class _Full:
+    f_bavail = 0
+
+
+@pytest.mark.parametrize("ext", [".tif", ".png", ".webp"])
+@pytest.mark.parametrize("full", [True, False])
+def test_an_encoder_error_on_a_full_disk_says_no_space(
+    capsys, monkeypatch, tmp_path, png, ext, full
+):
+    def failing_save(self, fp, *args, **kwargs):
+        raise OSError("encoder error -2 when writing image file")
+
+    monkeypatch.setattr(Image.Image, "save", failing_save)
+    import convcli.images.png as png_writer
+
+    monkeypatch.setattr(png_writer, "write_png", failing_save, raising=False)
+    if full:
+        monkeypatch.setattr(os, "statvfs", lambda path: _Full())
+    out = tmp_path / f"o{ext}"
+    code, _, err = cli(capsys, "filter", png, "-k", "box", "-o", out)
+    assert code == 1, err
+    assert ("No space left on device" in err) == full
+    assert "encoder error -2" in err
+    assert not out.exists()
+    assert _tmp_files(tmp_path) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
+def test_workers_stop_when_the_batch_is_killed(tmp_path):
+    rng = np.random.default_rng(4)
+    inputs = []
+    for i in range(6):
+        path = tmp_path / f"in{i}.png"
+        Image.fromarray(rng.integers(0, 256, size=(600, 600, 3), dtype=np.uint8)).save(
+            path, compress_level=1
+        )
+        inputs.append(str(path))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = subprocess.Popen(
+        [*_command(), "filter", *inputs, "-k", "gaussian:sigma=6", "-d", str(out_dir), "-q"]
+        + ["--jobs", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_env(),
+    )
+    deadline = time.monotonic() + 60
+    while not list(out_dir.iterdir()):  # a worker has started writing (its temp file)
+        assert proc.poll() is None
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    workers = _descendants(proc.pid)
+    proc.kill()  # SIGKILL: no handler runs in the parent
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p for p in workers if _alive(p)] == []
+    assert _tmp_files(out_dir) == []

@@ -190,7 +190,8 @@ def _load_file_cached(
 
 
 def load_file(path: Path, display: str, *, source: str, preset: str | None = None) -> Kernel:
-    """Load a kernel file through the cache."""
+    """Load a kernel file through the cache, after the file checks (regular file, size)."""
+    check_kernel_file(path, display, text=path.suffix.lower() != ".npy")
     try:
         st = path.stat()
     except OSError as exc:
@@ -200,13 +201,15 @@ def load_file(path: Path, display: str, *, source: str, preset: str | None = Non
 
 
 def path_kind(text: str) -> str | None:
-    """'file', 'dir' or None for a spec that may be a path (never raises)."""
+    """'file', 'dir', 'special' (a FIFO, device or socket) or None for a spec (never raises)."""
     try:
         path = Path(text).expanduser()
         if path.is_file():
             return "file"
         if path.is_dir():
             return "dir"
+        if path.exists():
+            return "special"
     except (OSError, ValueError, RuntimeError):
         return None
     return None

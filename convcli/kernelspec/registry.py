@@ -83,6 +83,8 @@ def _load_path(spec: os.PathLike[str]) -> Kernel:
     raw = os.fspath(spec)
     display = raw if isinstance(raw, str) else os.fsdecode(raw)
     kind = path_kind(display)
+    if kind == "special":
+        return load_file(Path(display).expanduser(), display, source=f"file:{display}")
     if kind != "file":
         what = "is a directory" if kind == "dir" else "not found"
         msg = f"kernel file {what}: {display!r}"
@@ -93,6 +95,8 @@ def _load_path(spec: os.PathLike[str]) -> Kernel:
 def _load_text(text: str, kind: str | None) -> Kernel:
     """Resolve a stripped text spec that is not an existing file (``kind`` from path_kind)."""
     has_separator = "/" in text or os.sep in text or bool(os.altsep and os.altsep in text)
+    if kind == "special":  # refused by the file checks, never opened (a FIFO would block)
+        return load_file(Path(text).expanduser(), text, source=f"file:{text}")
     if kind == "dir" and has_separator:
         msg = f"kernel spec {text!r} is a directory, not a kernel file"
         raise KernelError(msg)

@@ -364,8 +364,8 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 def _worker_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of fresh processes (forkserver where there is one, else spawn).
 
-    Each worker handles SIGTERM/SIGHUP like SIGINT and dies with its parent
-    (:func:`convcli.signals.worker_init`).
+    Each worker handles SIGTERM/SIGHUP like SIGINT and stops when this process
+    is gone (:func:`convcli.signals.worker_init`).
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -374,4 +374,6 @@ def _worker_pool(workers: int) -> ProcessPoolExecutor:
 
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=worker_init)
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=worker_init, initargs=(os.getpid(),)
+    )
