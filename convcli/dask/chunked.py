@@ -269,7 +269,7 @@ def explain_chunked(
     per_task = window * (x.dtype.itemsize * 4 + 2 * bytes_per)
     tasks = str(len(y.__dask_graph__())) if y is not None else "?"
     lines.append(
-        f"tasks: {tasks} in the graph; about {per_task / 2**20:.0f} MiB per task"
+        f"tasks: {tasks} in the graph; about {per_task / 2**20:.1f} MiB per task"
         " (a block, its halo, its inputs and its float result)"
     )
     return lines
