@@ -109,7 +109,8 @@ class ScaleRequest:
             return False
         named = {Path(p).suffix.lower() for p in (*files, *targets)}
         asked = self.chunks or self.tile or self.compression or ".zarr" in named
-        on_cluster = self.cluster and chunked_kind(files[0]) is not None
+        # on a cluster, a TIFF to TIFF/.zarr goes chunk by chunk (a TIFF to PNG: one task)
+        on_cluster = self.cluster and None not in (chunked_kind(files[0]), chunked_kind(targets[0]))
         return bool(asked or on_cluster)
 
     def chunk_options(self) -> ChunkOptions:

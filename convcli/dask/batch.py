@@ -12,6 +12,7 @@ a file whose task fails anyway is reported as failed, like a dead ``--jobs`` pro
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import uuid
 from collections.abc import Iterator, Sequence
@@ -45,8 +46,8 @@ def filter_files(
 ) -> Iterator[tuple[int, FileResult, int]]:
     """Filter ``(input, output)`` pairs on ``client``'s workers; yield ``(index, result, code)``.
 
-    Results come as files finish.  At most ``in_flight`` tasks (default: four
-    per worker thread) are submitted at a time, so a batch of 100,000 files
+    Results come as files finish.  At most ``in_flight`` tasks (default: eight
+    per worker thread, at least 64) are submitted at a time, so a batch of 100,000 files
     never holds 100,000 futures.  Outputs are byte-identical to
     :func:`convcli.runner.run_all`'s: the same code writes them.
 
@@ -62,25 +63,33 @@ def filter_files(
     if job.options.threads is None:
         # one engine thread per task: the workers' threads already run tasks side by side
         job = replace(job, options=replace(job.options, threads=1))
-    limit = in_flight or max(1, 4 * sum(client.nthreads().values()))
+    limit = in_flight or max(64, 8 * sum(client.nthreads().values()))
     shared = client.scatter(job, broadcast=True, hash=False)
     run = uuid.uuid4().hex[:12]  # task keys unique to this run (outputs are side effects)
     pending = iter(enumerate(tasks))
     index_of: dict[Any, int] = {}
-
-    def submit_next(queue: Any) -> None:
-        item = next(pending, None)
-        if item is not None:
-            i, (src, dst) = item
-            future = client.submit(
-                filter_one, shared, src, dst, pure=False, key=f"convcli-file-{run}-{i}"
-            )
-            index_of[future.key] = i
-            queue.add(future)
-
     queue = as_completed()
-    for _ in range(limit):
-        submit_next(queue)
+
+    def refill() -> None:
+        # in groups (one message to the scheduler per group, not per file), once
+        # half the bound has finished; never more than `limit` in flight
+        items = list(itertools.islice(pending, limit - len(index_of)))
+        if not items:
+            return
+        keys = [f"convcli-file-{run}-{i}" for i, _ in items]
+        futures = client.map(
+            filter_one,
+            [shared] * len(items),
+            [src for _, (src, _) in items],
+            [dst for _, (_, dst) in items],
+            key=keys,
+            pure=False,
+        )
+        for (i, _), future in zip(items, futures, strict=True):
+            index_of[future.key] = i
+        queue.update(futures)
+
+    refill()
     try:
         for future in queue:
             i = index_of.pop(future.key)
@@ -91,7 +100,8 @@ def filter_files(
                 result, code = _failed(src, dst, f"worker failed on {src}: {error_detail(exc)}"), 1
             future.release()
             yield i, result, code
-            submit_next(queue)
+            if len(index_of) <= limit // 2:
+                refill()
     finally:
         _sweep_temporaries([dst for _, dst in tasks])
 

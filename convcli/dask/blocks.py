@@ -8,8 +8,9 @@ the edge blocks exactly as the whole image is, for every border (``wrap``
 reads the far edge, ``constant`` fills ``cval``), and a halo may be larger
 than a chunk or than the image.  The task gathers those pixels from the input
 chunks that hold them, builds the padded block and runs the engine on it
-(:func:`convcli.engine.correlate_padded`) with the method the planner chose
-for the whole image, so a block's pixels are the whole image's pixels.
+(:func:`convcli.engine.correlate_padded`) with the plan made for the whole
+image (method, fused passes, sum steps), so a block rounds as the whole image
+does wherever the engine's arithmetic does not depend on the array's shape.
 
 Output blocks are laid out in output coordinates, so a stride never restarts
 its phase in a block (every output row is computed once, by its block), and
@@ -170,7 +171,9 @@ def correlate_chunked(
                    threads=threads or 1)  # fmt: skip
     method = plan.method
     row_sizes, col_sizes = _block_sizes(x3.chunks, geom, out_chunks)
-    name = "convcli-correlate-" + tokenize(x3.name, k, geom, opts, dt.str, method, row_sizes)
+    name = "convcli-correlate-" + tokenize(
+        x3.name, k, geom, opts, dt.str, method, row_sizes, col_sizes
+    )
     dsk = _graph(name, x3, k, geom, opts, dt, plan, (row_sizes, col_sizes))
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x3])  # type: ignore[list-item]
     return da.Array(graph, name, chunks=(row_sizes, col_sizes, (n_out,)), dtype=dt)

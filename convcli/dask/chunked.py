@@ -265,11 +265,11 @@ def explain_chunked(
             f"halo: {k.name} reads {span[0]} extra rows and {span[1]} extra columns per block"
         )
     bytes_per = 4 if options.precision == "float32" else 8
-    window = (ch + halo_r) * (cw + halo_c) * channels
+    window = (min(ch, x.shape[0]) + halo_r) * (min(cw, x.shape[1]) + halo_c) * channels
     per_task = window * (x.dtype.itemsize * 4 + 2 * bytes_per)
     tasks = str(len(y.__dask_graph__())) if y is not None else "?"
     lines.append(
-        f"tasks: {tasks} in the graph; about {per_task / 2**20:.0f} MiB per task"
+        f"tasks: {tasks} in the graph; about {per_task / 2**20:.1f} MiB per task"
         " (a block, its halo, its inputs and its float result)"
     )
     return lines

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ def parse_scheduler(address: str) -> tuple[str, int | None]:
     """
     text = address.strip()
     if text == "local" or text.startswith("local:"):
-        count = text.partition(":")[2] or "2"
+        count = text.partition(":")[2] or str(os.cpu_count() or 1)  # local: one per core
         if not count.isdigit() or int(count) < 1:
             msg = f"`--scheduler` local:N needs a positive N; got {address!r}"
             raise OptionError(msg)
