@@ -23,7 +23,7 @@ from convcli.engine import api as engine
 from convcli.engine.analysis import low_rank
 from convcli.errors import OptionError, ShapeError
 from convcli.shapes import make_geometry, padding_amounts
-from tests.helpers import naive_correlate
+from tests.helpers import naive_correlate, same_pads
 from tests.support import BORDERS
 
 UHD = (2160, 3840, 3)
@@ -634,3 +634,87 @@ def test_large_kernels_get_the_direct_traffic_estimated_not_planned(monkeypatch)
     w = np.random.default_rng(0).normal(size=(21, 21))  # 441 taps
     assert convcli.engine.analysis.direct_traffic(w) == 5 * 441
     assert make_plan(UHD, w).method in ("gemm", "fft")
+
+
+@pytest.mark.parametrize(
+    "w",
+    [
+        np.array([[1e-50]]),
+        np.full((3, 3), 1e-60),
+        np.array([[0.0, 1e-50, 0.0], [2e-50, 0.0, -3e-50]]),
+        np.full((2, 3, 3, 3), 1e-50),  # channel-mixing
+    ],
+    ids=["1x1", "box", "sparse", "4d"],
+)
+def test_weights_that_underflow_the_working_type_give_exact_zeros(w, monkeypatch):
+    # poison np.empty, so an output that no method writes would show
+    real_empty = np.empty
+
+    def poisoned(*args, **kwargs):
+        out = real_empty(*args, **kwargs)
+        if out.dtype.kind == "f":
+            out.fill(np.nan)
+        return out
+
+    monkeypatch.setattr(np, "empty", poisoned)
+    x = np.random.default_rng(0).uniform(0, 255, size=(17, 23, 3)).astype(np.float32)
+    for method in (None, "direct"):
+        y = correlate(x, w, dtype=np.float32, method=method)
+        assert y.dtype == np.float32
+        np.testing.assert_array_equal(y, np.zeros_like(y))
+    # float64 keeps them: the exact products
+    y64 = correlate(x, w, dtype=np.float64, method="direct")
+    assert np.all(np.isfinite(y64)) and np.abs(y64).max() > 0
+
+
+def test_only_the_underflowing_taps_are_dropped(rng):
+    x = rng.uniform(size=(15, 19, 3)).astype(np.float32)
+    w = np.array([[1e-50, 0.25, 0.0], [0.5, 1e-48, -0.25]])
+    kept = np.where(np.abs(w) < 1e-40, 0.0, w)
+    for method in ("direct", "einsum", "gemm", "fft", "separable"):
+        np.testing.assert_allclose(
+            correlate(x, w, dtype=np.float32, method=method),
+            naive_correlate(x.astype(np.float64), kept, same_pads(2, 3), border="reflect"),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+
+
+def test_low_rank_of_a_large_kernel_uses_a_range_finder_and_finds_the_rank(rng):
+    from convcli.engine.analysis import low_rank
+
+    a, b = rng.normal(size=(300, 2)), rng.normal(size=(2, 280))
+    w = a @ b
+    rank, u, v = low_rank(w, 1e-7, max_rank=8)
+    assert rank == 2
+    np.testing.assert_allclose(u @ v, w, rtol=1e-9, atol=1e-9 * np.abs(w).max())
+    full = rng.normal(size=(300, 280))
+    rank, u, v = low_rank(full, 1e-7, max_rank=8)
+    assert (rank, u.shape, v.shape) == (280, (300, 0), (0, 280))
+
+
+def test_planning_a_huge_full_rank_kernel_takes_no_full_svd(monkeypatch, rng):
+    shapes: list[tuple[int, ...]] = []
+    real_svd = np.linalg.svd
+
+    def spy(a, *args, **kwargs):
+        shapes.append(np.shape(a))
+        return real_svd(a, *args, **kwargs)
+
+    monkeypatch.setattr(np.linalg, "svd", spy)
+    plan = make_plan((48, 64, 3), rng.normal(size=(600, 600)))
+    assert plan.method in METHODS
+    assert all(min(s) <= 40 for s in shapes)  # the range finder's small matrix only
+
+
+@pytest.mark.parametrize("peak", [1e307, 1e-300])
+def test_low_rank_of_extreme_weights_is_the_rank_of_the_scaled_kernel(peak):
+    from convcli.engine.analysis import low_rank
+
+    g = np.array([1.0, 2.0, 1.0])
+    w = np.outer(g, [1.0, 0.0, -1.0]) * peak
+    r, u, v = low_rank(w, 1e-12)
+    assert r == 1
+    np.testing.assert_allclose(u @ v, w, rtol=1e-12, atol=0)
+    full = np.diag([1.0, 2.0, 3.0]) * peak
+    assert low_rank(full, 1e-12)[0] == 3

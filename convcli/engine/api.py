@@ -23,7 +23,13 @@ from convcli.engine.direct import run_direct
 from convcli.engine.einsum import run_einsum
 from convcli.engine.fft import run_fft
 from convcli.engine.gemm import run_gemm
-from convcli.engine.inputs import check_image, check_kernel, flip_kernel, result_dtype
+from convcli.engine.inputs import (
+    check_image,
+    check_kernel,
+    flip_kernel,
+    result_dtype,
+    working_kernel,
+)
 from convcli.engine.plan import Plan, plan_correlation
 from convcli.engine.separable import run_separable
 from convcli.engine.sources import PaddedArray, PaddedOnDemand, Source
@@ -75,6 +81,7 @@ def correlate_padded(
     -------
     ndarray, shape (H', W', C'), dtype of ``xp``
     """
+    w = working_kernel(w, xp.dtype)
     if plan is None:
         plan = plan_correlation(
             xp.shape, w, geom, xp.dtype, threads or default_threads(), method=method
@@ -126,8 +133,8 @@ def make_plan(
     shape = tuple(int(v) for v in image_shape)
     if len(shape) == 2:
         shape = (*shape, 1)
-    k = check_kernel(w)
     dt = result_dtype(np.empty(0, np.float32), dtype)
+    k = working_kernel(check_kernel(w), dt)
     geom = opts.geometry((shape[0], shape[1]), (k.shape[-2], k.shape[-1]))
     return plan_correlation(shape, k, geom, dt, threads or default_threads(), method=method)
 
@@ -223,6 +230,7 @@ def correlate_with(
     if opts.flip:
         k = flip_kernel(k)[0]  # (and opts.geometry flips the anchor)
     dt = result_dtype(img, dtype)
+    k = working_kernel(k, dt)
     geom = opts.geometry((img.shape[0], img.shape[1]), (k.shape[-2], k.shape[-1]))
     kernel_dims(k.shape, img.shape[2])
     if rows is None:

@@ -30,6 +30,7 @@ from convcli.engine.analysis import (
 from convcli.engine.costs import (
     GEMM_BLOCK_ROWS,
     GEMM_STRIPS_PER_THREAD,
+    LOWRANK_MAX,
     LOWRANK_RTOL,
     MS_BOX,
     MS_DIRECT_FIXED,
@@ -46,7 +47,7 @@ from convcli.engine.costs import (
     MS_SEPARABLE_TOUCH,
     MS_SETUP,
 )
-from convcli.engine.parallel import strip_rows
+from convcli.engine.parallel import blas_limited, strip_rows
 from convcli.engine.sumsteps import SumStep, step_traffic
 from convcli.shapes import Geometry, Pair, kernel_dims
 
@@ -85,11 +86,24 @@ class Problem:
         self.par = max(1, min(threads, n_strips))
         # strips pad every input row they read; strided passes read whole cache lines
         # (measured 11x11 random at stride 4: 551 ms, against 513 for 9x9 at stride 1)
-        self.mega_in = (
-            min(geometry.in_hw[0], (oh - 1) * self.sh + (kh - 1) * self.dh + 1) * wp * c / 1e6
-        )
+        # (a kernel taller than the image reads, and pads, rows far outside it)
+        read = (oh - 1) * self.sh + (kh - 1) * self.dh + 1
+        h = geometry.in_hw[0]
+        self.mega_in = max(min(h, read), read - h) * wp * c / 1e6
         #: Million samples of a padded-width intermediate of ``oh`` rows.
         self.mega_mid = oh * wp * c / 1e6
+
+    def halo_ms(self, rows: int) -> float:
+        """Milliseconds spent padding rows that more than one strip of ``rows`` reads.
+
+        Each strip pads every input row it reads, ``(rows - 1) * S + (kh - 1) * D + 1``:
+        a 1201-row kernel over 48-row strips pads 26 times the rows it needs (1.5 s
+        of 3.6 s on a 400x600 image; taller strips measured slower still, 8.3 s, as
+        the horizontal passes then leave the cache).
+        """
+        n_strips = -(-self.oh // rows)
+        extra = (n_strips - 1) * ((self.kh - 1) * self.dh + 1 - self.sh) * self.wp * self.c
+        return MS_DIRECT_FIXED * max(0, extra) / 1e6 / self.threads_for(rows)
 
     def threads_for(self, rows: int) -> int:
         """Threads that strips of ``rows`` output rows keep busy."""
@@ -99,7 +113,12 @@ class Problem:
     def rank_factors(self) -> tuple[int, F64Array, F64Array]:
         """The kernel's low-rank factors at the working precision (:func:`low_rank`)."""
         rtol = LOWRANK_RTOL[8 if self.itemsize >= 8 else 4]
-        return low_rank(self.w, rtol)
+        # only a rank whose passes have fewer taps than the kernel can win
+        top = max(1, min(LOWRANK_MAX, (self.nz - 1) // (self.kh + self.kw)))
+        # LAPACK on small matrices: BLAS's own threads only wait on each other (a
+        # 1201x40 QR took 1,344 ms with them beside a busy process, 1.3 ms without)
+        with blas_limited(1):
+            return low_rank(self.w, rtol, None if self.forced == "separable" else top)
 
 
 @dataclass(frozen=True)
@@ -131,7 +150,7 @@ def _direct(p: Problem) -> Estimate:
     touches = direct_traffic(p.w) if p.depthwise else 7 * p.nz * mix
     cost = (
         MS_DIRECT_FIXED * p.mega_in + MS_DIRECT_TOUCH * max(touches, 1) * p.sw * p.mega_out
-    ) / p.par
+    ) / p.par + p.halo_ms(p.rows)
     return Estimate(cost, taps=p.nz, strip_rows=p.rows, threads=p.par)
 
 
@@ -154,6 +173,9 @@ def _separable_refusal(p: Problem) -> str | None:
     forced = p.forced == "separable"
     if min(p.kh, p.kw) <= 1 and not forced:
         return "the kernel is already 1-D"
+    if p.nz <= p.kh + p.kw and not forced:
+        # even rank 1 has kh + kw taps: no need to look for the rank
+        return f"rank 1 needs {p.kh + p.kw} taps, not fewer than {p.nz}"
     rank = p.rank_factors[0]
     if rank * (p.kh + p.kw) < p.nz or forced:
         return None
@@ -180,6 +202,7 @@ def _separable(p: Problem) -> Estimate:
     # sized by the padded-width intermediate; 15x15 gaussian, rows per
     # strip vs ms: 8 531, 16 493, 32 451, 64 725 (this gives ~22)
     rows = strip_rows(p.wp, p.c, p.itemsize, p.oh, config.FUSED_STRIP_BYTES if fused else None)
+    cost += p.halo_ms(rows)
     return Estimate(
         cost,
         taps=rank * (p.kh + p.kw),
@@ -219,6 +242,7 @@ def _einsum(p: Problem) -> Estimate:
         # stride 2, one 45-row strip: 30 ms against 7.6 for shifted adds)
         cost *= 4
     rows = strip_rows(p.ow, p.c, p.itemsize, p.oh, config.EINSUM_STRIP_BYTES)
+    cost += p.halo_ms(rows)
     taps = grid[0][1] * grid[1][1]
     return Estimate(cost, taps=taps, strip_rows=rows, threads=p.threads_for(rows), grid=grid)
 
@@ -265,7 +289,7 @@ def _only_direct(p: Problem) -> str | None:
     if not p.depthwise:
         return "only the direct method handles channel-summing 3-D and 4-D kernels"
     if p.nz == 0:
-        return "the kernel is all zeros"
+        return "the kernel is all zeros (in the working precision)"
     return None
 
 

@@ -96,6 +96,10 @@ MS_FUSED_RANK = 1.5
 #: Relative error allowed for a low-rank kernel: the summed absolute residual
 #: of the rank-r reconstruction over the summed absolute kernel.
 LOWRANK_RTOL = {4: 1e-7, 8: 1e-14}
+#: Highest rank the planner looks for unless separable is forced: rank r costs
+#: r * (kh + kw) taps, and a rank-32 kernel of 65x65 (4,160 taps) is already
+#: past the fft's flat cost.
+LOWRANK_MAX = 32
 #: Fixed cost per call (ms) so tiny images stay on the simplest path.
 MS_SETUP = {
     "direct": 0.0,

@@ -63,3 +63,21 @@ def flip_kernel(w: npt.ArrayLike, anchor: Pair | None = None) -> tuple[F64Array,
     kh, kw = k.shape[-2:]
     ah, aw = anchor if anchor is not None else (kh // 2, kw // 2)
     return np.ascontiguousarray(k[..., ::-1, ::-1]), (kh - 1 - ah, kw - 1 - aw)
+
+
+def working_kernel(w: F64Array, dtype: npt.DTypeLike) -> F64Array:
+    """``w`` with the taps that round to zero in the working ``dtype`` set to zero.
+
+    A weight such as 1e-50 is non-zero in float64 but 0 in float32: every
+    method must then see it as the zero the arithmetic will use (a kernel
+    whose every tap underflows gives exact zeros, never unwritten memory).
+
+    Examples
+    --------
+    >>> working_kernel(np.array([[1e-50, 0.5]]), np.float32).tolist()
+    [[0.0, 0.5]]
+    """
+    gone = (w != 0) & (w.astype(dtype) == 0)
+    if not gone.any():
+        return w
+    return np.where(gone, 0.0, w)
