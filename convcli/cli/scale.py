@@ -170,6 +170,7 @@ def run_chunked(
     """Filter one huge image chunk by chunk; its result and exit code (like a batch's)."""
     from convcli.dask import filter_chunked
     from convcli.errors import ConvCliError
+    from convcli.runner.batch import done_result, failed_result
 
     try:
         report = filter_chunked(
@@ -182,25 +183,5 @@ def run_chunked(
             progress=progress,
         )
     except ConvCliError as exc:
-        failed: FileResult = {
-            "input": src,
-            "output": dst,
-            "ok": False,
-            "error": str(exc),
-            "input_shape": None,
-            "output_shape": None,
-            "seconds": None,
-        }
-        return failed, exc.exit_code
-    result: FileResult = {
-        "input": src,
-        "output": dst,
-        "ok": True,
-        "error": None,
-        "input_shape": list(report.input_shape),
-        "output_shape": list(report.output_shape),
-        "seconds": round(report.seconds, 4),
-        "notes": report.notes,
-        "frames": 1,
-    }
-    return result, 0
+        return failed_result(src, dst, str(exc)), exc.exit_code
+    return done_result(src, dst, report), 0

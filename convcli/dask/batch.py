@@ -20,21 +20,9 @@ from dataclasses import replace
 from typing import Any
 
 from convcli.errors import error_detail
-from convcli.runner.batch import FileResult, FilterJob, filter_one
+from convcli.runner.batch import FileResult, FilterJob, failed_result, filter_one
 
 __all__ = ["filter_files"]
-
-
-def _failed(src: str, dst: str, error: str) -> FileResult:
-    return {
-        "input": src,
-        "output": dst,
-        "ok": False,
-        "error": error,
-        "input_shape": None,
-        "output_shape": None,
-        "seconds": None,
-    }
 
 
 def filter_files(
@@ -97,7 +85,10 @@ def filter_files(
             try:
                 result, code = future.result()
             except Exception as exc:  # the task failed on every worker it was tried on
-                result, code = _failed(src, dst, f"worker failed on {src}: {error_detail(exc)}"), 1
+                result, code = (
+                    failed_result(src, dst, f"worker failed on {src}: {error_detail(exc)}"),
+                    1,
+                )
             future.release()
             yield i, result, code
             if len(index_of) <= limit // 2:

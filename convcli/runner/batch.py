@@ -34,10 +34,12 @@ from convcli.errors import (
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
-    from convcli.filters import FilterOptions
+    from convcli.filters import FilterOptions, FilterReport
     from convcli.kernelspec import Kernel
 
 __all__ = [
+    "done_result",
+    "failed_result",
     "STDIO",
     "FileResult",
     "FilterJob",
@@ -240,28 +242,17 @@ def _filter_one(
             progress=progress,
         )
     except ConvCliError as exc:
-        return _failed(src, dst, str(exc)), exc.exit_code
+        return failed_result(src, dst, str(exc)), exc.exit_code
     except MemoryError:
-        return _failed(src, dst, f"out of memory while filtering {src}"), 1
+        return failed_result(src, dst, f"out of memory while filtering {src}"), 1
     except (BrokenPipeError, KeyboardInterrupt):
         raise
     except OSError as exc:
-        return _failed(src, dst, f"system error on {src}: {os_detail(exc)}"), 1
+        return failed_result(src, dst, f"system error on {src}: {os_detail(exc)}"), 1
     except Exception as exc:  # a bug: reported for this file, and the batch goes on
         detail = f"unexpected {type(exc).__name__} on {src}: {error_detail(exc)}"
-        return _failed(src, dst, detail + " (rerun with --debug for the traceback)"), 1
-    result: FileResult = {
-        "input": src,
-        "output": dst,
-        "ok": True,
-        "error": None,
-        "input_shape": list(report.input_shape),
-        "output_shape": list(report.output_shape),
-        "seconds": round(report.seconds, 4),
-        "notes": report.notes,
-        "frames": report.frames,
-    }
-    return result, 0
+        return failed_result(src, dst, detail + " (rerun with --debug for the traceback)"), 1
+    return done_result(src, dst, report), 0
 
 
 def _stdout() -> BinaryIO:
@@ -273,7 +264,23 @@ def _stdout() -> BinaryIO:
     return buffer  # type: ignore[no-any-return]
 
 
-def _failed(src: str, dst: str, error: str) -> FileResult:
+def done_result(src: str, dst: str, report: FilterReport) -> FileResult:
+    """The ``--json`` entry of an input that was filtered (``report`` says how)."""
+    return {
+        "input": src,
+        "output": dst,
+        "ok": True,
+        "error": None,
+        "input_shape": list(report.input_shape),
+        "output_shape": list(report.output_shape),
+        "seconds": round(report.seconds, 4),
+        "notes": report.notes,
+        "frames": report.frames,
+    }
+
+
+def failed_result(src: str, dst: str, error: str) -> FileResult:
+    """The ``--json`` entry of an input that failed with ``error``."""
     return {
         "input": src,
         "output": dst,
@@ -327,7 +334,10 @@ def _run_in_pool(
                 except Exception as exc:  # the worker died (killed, out of memory ...)
                     src, dst = tasks[index]
                     detail = error_detail(exc)
-                    result, code = _failed(src, dst, f"worker process failed on {src}: {detail}"), 1
+                    result, code = (
+                        failed_result(src, dst, f"worker process failed on {src}: {detail}"),
+                        1,
+                    )
                 yield index, result, code
         except BaseException:
             _stop_workers(pool)
