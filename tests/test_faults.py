@@ -12,7 +12,6 @@ import io
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from PIL import Image
 
 import convcli.atomic as atomic_module
 import convcli.images.png as png_writer
-from tests.support import cli
+from tests.support import cli, noisy_pngs, start_batch
 
 REPO = Path(__file__).resolve().parent.parent
 # Example counts come from the Hypothesis profile (conftest.py): 60 per test by
@@ -448,23 +447,9 @@ def _env() -> dict[str, str]:
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_sigint_during_batch_exit_130_no_partial_files(tmp_path, jobs):
-    rng = np.random.default_rng(1)
-    inputs = []
-    for i in range(8):
-        path = tmp_path / f"in{i}.png"
-        Image.fromarray(rng.integers(0, 256, size=(600, 600, 3), dtype=np.uint8)).save(
-            path, compress_level=1
-        )
-        inputs.append(str(path))
+    inputs = noisy_pngs(tmp_path, 8, seed=1)
     out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    proc = subprocess.Popen(
-        [*_entry_point(), "filter", *inputs, "-k", "gaussian:sigma=4", "-d", str(out_dir), "-q"]
-        + ["--jobs", jobs],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_env(),
-    )
+    proc = start_batch(_entry_point(), inputs, out_dir, "gaussian:sigma=4", jobs, _env())
     deadline = time.monotonic() + 60
     while not any(p.suffix == ".png" for p in out_dir.iterdir()):
         assert proc.poll() is None, proc.communicate()

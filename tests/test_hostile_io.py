@@ -25,7 +25,7 @@ from PIL import Image
 
 from convcli.atomic import atomic_write, write_stream
 from convcli.errors import ImageError
-from tests.support import assert_clean_error, cli
+from tests.support import assert_clean_error, cli, noisy_pngs, start_batch
 
 REPO = Path(__file__).resolve().parent.parent
 POSIX = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
@@ -452,23 +452,9 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize("jobs", ["1", "2"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
 def test_sigterm_and_sighup_clean_up_and_stop_the_workers(tmp_path, jobs, signum):
-    rng = np.random.default_rng(1)
-    inputs = []
-    for i in range(6):
-        path = tmp_path / f"in{i}.png"
-        Image.fromarray(rng.integers(0, 256, size=(600, 600, 3), dtype=np.uint8)).save(
-            path, compress_level=1
-        )
-        inputs.append(str(path))
+    inputs = noisy_pngs(tmp_path, 6, seed=1)
     out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    proc = subprocess.Popen(
-        [*_command(), "filter", *inputs, "-k", "gaussian:sigma=4", "-d", str(out_dir), "-q"]
-        + ["--jobs", jobs],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_env(),
-    )
+    proc = start_batch(_command(), inputs, out_dir, "gaussian:sigma=4", jobs, _env())
     deadline = time.monotonic() + 60
     while not any(p.suffix == ".png" for p in out_dir.iterdir()):
         assert proc.poll() is None, proc.communicate()
@@ -523,23 +509,9 @@ def test_an_encoder_error_on_a_full_disk_says_no_space(
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
 def test_workers_stop_when_the_batch_is_killed(tmp_path):
-    rng = np.random.default_rng(4)
-    inputs = []
-    for i in range(6):
-        path = tmp_path / f"in{i}.png"
-        Image.fromarray(rng.integers(0, 256, size=(600, 600, 3), dtype=np.uint8)).save(
-            path, compress_level=1
-        )
-        inputs.append(str(path))
+    inputs = noisy_pngs(tmp_path, 6, seed=4)
     out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    proc = subprocess.Popen(
-        [*_command(), "filter", *inputs, "-k", "gaussian:sigma=6", "-d", str(out_dir), "-q"]
-        + ["--jobs", "2"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=_env(),
-    )
+    proc = start_batch(_command(), inputs, out_dir, "gaussian:sigma=6", "2", _env(), pipe=False)
     deadline = time.monotonic() + 60
     while not list(out_dir.iterdir()):  # a worker has started writing (its temp file)
         assert proc.poll() is None
