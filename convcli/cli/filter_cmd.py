@@ -369,12 +369,9 @@ def _run(
                 else work(tasks, slow_bar)
             )
             for index, result, code in done:
+                _report(console, result, code, job, single=len(tasks) == 1, quiet=quiet)
                 if code:
                     codes.append(code)
-                    source = None if len(tasks) == 1 else result["input"]
-                    console.print(error_line(result["error"], source), markup=False, soft_wrap=True)
-                elif not quiet:
-                    _print_done(console, result, job.kernels)
                 results[index] = result
                 advance()
     except KeyboardInterrupt:
@@ -390,6 +387,17 @@ def _run(
         if slow_bar is not None:
             slow_bar.close()
     return results, codes
+
+
+def _report(
+    console: Any, result: FileResult, code: int, job: FilterJob, *, single: bool, quiet: bool
+) -> None:
+    """One input's line on stderr: its error (always), or what was done (unless quiet)."""
+    if code:
+        source = None if single else result["input"]
+        console.print(error_line(result["error"], source), markup=False, soft_wrap=True)
+    elif not quiet:
+        _print_done(console, result, job.kernels)
 
 
 def _print_done(console: Any, result: FileResult, kernels: Sequence[Kernel]) -> None:

@@ -196,24 +196,38 @@ def _rotate(
         if 225.0 < angle <= 315.0:
             angle -= 180.0
     if 22.5 < math.fmod(angle, 90.0) <= 67.5 and w.shape == (3, 3):
-        ring = [(0, 0), (0, 1), (0, 2), (1, 2), (2, 2), (2, 1), (2, 0), (1, 0)]
-        old = [w[p] for p in ring]
-        w = w.copy()
-        for i, p in enumerate(ring):
-            w[p] = old[i - 1]  # every value one step clockwise
+        w = _ring_step(w)
         angle = math.fmod(angle + 315.0, 360.0)
     if 45.0 < math.fmod(angle, 180.0) <= 135.0:
-        if 1 in w.shape:
-            w, anchor = w.T.copy(), (anchor[1], anchor[0])
-            angle = math.fmod(angle + (270.0 if w.shape[1] == 1 else 90.0), 360.0)
-        elif w.shape[0] == w.shape[1]:
-            w = np.rot90(w, -1).copy()  # clockwise, as ImageMagick turns it
-            anchor = (anchor[1], w.shape[0] - 1 - anchor[0])
-            angle = math.fmod(angle + 270.0, 360.0)
+        w, anchor, angle = _quarter_turn(w, anchor, angle)
     if 135.0 < angle <= 225.0:
         w = w[::-1, ::-1].copy()
         anchor = (w.shape[0] - 1 - anchor[0], w.shape[1] - 1 - anchor[1])
     return w, anchor
+
+
+def _ring_step(w: F64Array) -> F64Array:
+    """A 3x3 kernel's outer ring moved one step clockwise (a 45-degree turn)."""
+    ring = [(0, 0), (0, 1), (0, 2), (1, 2), (2, 2), (2, 1), (2, 0), (1, 0)]
+    old = [w[p] for p in ring]
+    w = w.copy()
+    for i, p in enumerate(ring):
+        w[p] = old[i - 1]  # every value one step clockwise
+    return w
+
+
+def _quarter_turn(
+    w: F64Array, anchor: tuple[int, int], angle: float
+) -> tuple[F64Array, tuple[int, int], float]:
+    """A 90-degree turn of a 1-D or square kernel, as ImageMagick makes it; the angle left."""
+    if 1 in w.shape:
+        w, anchor = w.T.copy(), (anchor[1], anchor[0])
+        angle = math.fmod(angle + (270.0 if w.shape[1] == 1 else 90.0), 360.0)
+    elif w.shape[0] == w.shape[1]:
+        w = np.rot90(w, -1).copy()  # clockwise, as ImageMagick turns it
+        anchor = (anchor[1], w.shape[0] - 1 - anchor[0])
+        angle = math.fmod(angle + 270.0, 360.0)
+    return w, anchor, angle
 
 
 def _edge(name: str) -> Callable[[Args, str], Built]:
