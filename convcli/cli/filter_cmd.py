@@ -248,7 +248,7 @@ def _check_stdout_options(fmt: str | None, json_output: bool, all_frames: bool) 
 
 
 def _note_idle_cval(options: FilterOptions) -> None:
-    """``--cval`` is legal with any border but fills only ``constant``: say so (SPEC 7)."""
+    """``--cval`` is legal with any border but fills only ``constant``: say so in a note."""
     from convcli.borders import canonical_border
 
     try:

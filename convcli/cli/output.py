@@ -77,7 +77,7 @@ def keep_partial(**parts: Any) -> None:
 
 
 def error_doc(message: object, exit_code: int) -> dict[str, Any]:
-    """The SPEC section 7 error object: ``{"message": str, "exit_code": int}``."""
+    """The ``--json`` error object of a failing command: ``{"message": str, "exit_code": int}``."""
     return {"message": one_line(message), "exit_code": exit_code}
 
 

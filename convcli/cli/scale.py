@@ -1,4 +1,4 @@
-"""The scale-out options of ``convcli filter`` (SPEC section 10): clusters, chunked images.
+"""The scale-out options of ``convcli filter``: clusters and chunked images.
 
 ``--scheduler``/``--scheduler-file`` run a batch on a Dask cluster (one task per
 file) or a huge image chunk by chunk on it; ``.zarr`` inputs or outputs (or

@@ -1,4 +1,4 @@
-"""The chunked and distributed path (the optional extra ``convcli[dask]``): SPEC section 10.
+"""Clusters and huge images: the chunked and distributed path (extra ``convcli[dask]``).
 
 Public (loaded lazily: importing this package imports no dask, so the CLI can
 check for the extra and say how to install it):

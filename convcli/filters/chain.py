@@ -311,7 +311,7 @@ def _weighted_colour(
     dtype: type[np.floating],
     rows: tuple[int, int] | None,
 ) -> FloatArray:
-    """``conv(a*c) * conv(1) / conv(a)`` where ``conv(a) > 0``, else ``conv(c)`` (SPEC 4).
+    """``conv(a*c) * conv(1) / conv(a)`` where ``conv(a) > 0``, else ``conv(c)`` (no bleeding).
 
     ``conv`` is the chain without its kernels' offsets; those (and nothing else) are
     carried by the chain run on zeros with a zero border, and added at the end, so that

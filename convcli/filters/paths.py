@@ -55,7 +55,7 @@ def _key(path: str) -> str:
 
 
 def check_collisions(inputs: Sequence[str], targets: Sequence[str]) -> None:
-    """Refuse a batch whose outputs collide, before any work (SPEC section 7).
+    """Refuse a batch whose outputs collide, before any work (no output may overwrite another).
 
     Two inputs may not write the same file, and no output may be another input of
     the batch (an output may be its own input: that write is atomic).

@@ -1,4 +1,4 @@
-"""Fitting a kernel to an input and a target: exact least squares or Adam."""
+"""Fitting a kernel to an input and a target: exact least squares, or gradient descent."""
 
 from __future__ import annotations
 

@@ -127,7 +127,7 @@ def output_targets(
 
 
 def _check_single_output(output: str, suffix: str, fmt: str | None) -> None:
-    """Refuse ``--suffix`` and ``--format`` where ``-o`` names the file (SPEC section 7)."""
+    """Refuse ``--suffix`` and ``--format`` where ``-o`` names the file (they would do nothing)."""
     if suffix:
         msg = f"--suffix applies to -d OUTDIR only; -o {output} names the output file itself"
         raise OptionError(msg)
