@@ -68,7 +68,7 @@ def _check_range(
     x: da.Array, chain: Sequence[Kernel], options: FilterOptions, runner: Runner
 ) -> None:
     """The range check of the whole-image path, from the dtype's range for integer input."""
-    dtype = np.float64 if options.precision == "float64" else np.float32
+    dtype = options.working_dtype
     if x.dtype.kind in "ui":
         top = np.array([np.iinfo(x.dtype).max])
     else:

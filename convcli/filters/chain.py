@@ -240,7 +240,7 @@ def filter_array(
     """
     opts = options or FilterOptions()
     _check_request(opts, len(kernels), rows)
-    dtype = np.float64 if opts.precision == "float64" else np.float32
+    dtype = opts.working_dtype
     if correlate is None and (rows is None or rows[0] == 0):
         check_range(x, kernels, opts.repeat, dtype, offset=opts.offset)
     premultiplied = has_alpha and opts.alpha == "premultiply"

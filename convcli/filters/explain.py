@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from convcli.filters.options import FilterOptions
 
 if TYPE_CHECKING:
@@ -40,7 +38,7 @@ def explain_chain(
     # A plan depends on the shape options only.  They are read as given rather
     # than through ``options.conv``, which would also check ``border``: a bad
     # border is reported by the filtering itself, after these lines are printed.
-    dtype = np.float64 if options.precision == "float64" else np.float32
+    dtype = options.working_dtype
     shape = tuple(image_shape)
     lines = []
     for i, k in enumerate(kernels, 1):

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
+import numpy as np
+
 from convcli.conv_options import ConvOptions
 from convcli.shapes import PaddingSpec
 
@@ -75,3 +77,8 @@ class FilterOptions:
             stride=self.stride,
             dilation=self.dilation,
         )
+
+    @property
+    def working_dtype(self) -> type[np.floating]:
+        """The float type pixels are computed in: ``np.float64`` or ``np.float32``."""
+        return np.float64 if self.precision == "float64" else np.float32

@@ -177,7 +177,7 @@ def _check_memory(
     from convcli.budget import check_memory, filter_bytes
 
     h, w, c = shape
-    float_bytes = 8 if opts.precision == "float64" else 4
+    float_bytes = np.dtype(opts.working_dtype).itemsize
     need = 0
     for k in chain:
         geom = opts.conv.geometry((h, w), (k.weights.shape[-2], k.weights.shape[-1]))
